@@ -1,0 +1,95 @@
+"""Input checks run by the public functions before any compiled code.
+
+Compiled kernels never validate, so every public entry point funnels user
+input through here: a wrong shape, a NaN or a bad name becomes a ValueError or
+TypeError that says what was wrong and what was expected, never a Numba typing
+error. Arrays are always copied, so nothing the caller handed in is modified.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+DTYPES = ("float64", "float32")
+
+
+def check_dtype(dtype) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"dtype must be 'float64' or 'float32', got {dtype!r}") from exc
+    if dt.name not in DTYPES:
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {dt.name!r}")
+    return dt
+
+
+def check_int(value, name: str, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_positive_float(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return value
+
+
+def as_matrix(data, name: str, n_columns: int, dtype: np.dtype, *, allow_1d: bool = False) -> np.ndarray:
+    """A C-contiguous copy of ``data`` as an (N, n_columns) array of ``dtype``, checked.
+
+    With ``allow_1d`` (targets of a one-output network), a 1-D array of length N
+    is taken as N rows of one column.
+    """
+    if data is None:
+        raise TypeError(f"{name} must be an array of numbers, got None")
+    if isinstance(data, str | bytes):
+        raise TypeError(f"{name} must be an array of numbers, got a string")
+    arr = np.asarray(data)
+    if arr.dtype.kind in "USO" or arr.dtype.kind == "V":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must hold numbers; got an array of dtype {arr.dtype}") from exc
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} must be real; got complex dtype {arr.dtype}")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numbers; got an array of dtype {arr.dtype}")
+    if arr.ndim == 1 and allow_1d and n_columns == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2:
+        hint = ""
+        if arr.ndim == 1:
+            hint = (
+                f"; for one sample use {name}.reshape(1, -1), for one feature {name}.reshape(-1, 1)"
+                if not allow_1d
+                else "; a 1-D array is only accepted for a network with one output"
+            )
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n_samples, {n_columns}); "
+            f"got {arr.ndim}-D array of shape {arr.shape}{hint}"
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} has no rows: at least one sample is needed")
+    if arr.shape[1] != n_columns:
+        raise ValueError(f"{name} must have {n_columns} columns (the network's layer size); got shape {arr.shape}")
+    out = np.array(arr, dtype=dtype, order="C", copy=True)
+    if not np.all(np.isfinite(out)):
+        bad = np.argwhere(~np.isfinite(out))[0]
+        where = f"{name}[{bad[0]}, {bad[1]}]"
+        if np.all(np.isfinite(arr.astype(np.float64))):
+            raise ValueError(f"{where} = {arr[tuple(bad)]} does not fit in {dtype.name}")
+        raise ValueError(f"{name} must hold only finite numbers; {where} is {arr[tuple(bad)]}")
+    return out
+
+
+def check_same_rows(X: np.ndarray, Y: np.ndarray) -> None:
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(f"X and Y must have the same number of samples; got {X.shape[0]} and {Y.shape[0]}")

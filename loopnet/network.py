@@ -1,0 +1,371 @@
+"""``loopnet.Network``: parameters, work buffers and the backend switch.
+
+The network owns one flat, contiguous array of parameters; ``weights`` and the
+kernels see per-layer views of it (layout in ``kernels.py``). That makes the
+SGD update one loop over every parameter, save/load one array, and lets any
+number of layers into compiled code without typed lists.
+
+``backend="loops"`` runs the compiled loop kernels of ``kernels.py`` -- a whole
+``fit`` is one call into compiled code. ``backend="numpy"`` runs their twins in
+``kernels_np.py``. The two give the same numbers to rounding.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from types import SimpleNamespace
+
+import numpy as np
+
+from . import kernels as _loops
+from . import kernels_np as _numpy
+from ._validation import (
+    as_matrix,
+    check_dtype,
+    check_int,
+    check_positive_float,
+    check_same_rows,
+)
+from .activations import LEAKY_RELU, RELU
+from .activations import code_of as _activation_code
+from .losses import BCE, CROSS_ENTROPY
+from .losses import code_of as _loss_code
+
+BACKENDS: dict[str, SimpleNamespace] = {
+    "loops": SimpleNamespace(
+        forward_pass=_loops.forward_pass,
+        backward_pass=_loops.backward_pass,
+        loss_value=_loops.loss_value,
+        train_sgd=_loops.train_sgd,
+    ),
+    "numpy": SimpleNamespace(
+        forward_pass=_numpy.forward_pass_np,
+        backward_pass=_numpy.backward_pass_np,
+        loss_value=_numpy.loss_value_np,
+        train_sgd=_numpy.train_sgd_np,
+    ),
+}
+"""Backend name -> the four whole-network kernels it runs (same signatures)."""
+
+INITS = ("auto", "glorot", "he", "normal")
+
+FORMAT_VERSION = 1
+
+
+class Network:
+    """A feed-forward network (multi-layer perceptron) trained by gradient descent.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Units per layer, input first: ``[n0, n1, ..., nL]``. ``[3, 1]`` is a
+        perceptron; ``[2, 2, 1]`` the matrix-only article's AND network.
+    activation : str or sequence of str
+        Activation of every hidden layer, or one name per hidden layer. One of
+        ``identity, sigmoid, tanh, relu, leaky_relu``.
+    output_activation : str
+        Activation of the output layer; ``softmax`` is allowed here.
+    loss : {"sse", "mse", "bce", "cross_entropy"}
+        Definitions in shared/DESIGN.md and ``loopnet.losses``. ``bce`` needs a
+        sigmoid output, ``cross_entropy`` a softmax output.
+    backend : {"loops", "numpy"}
+        Compiled loops, or their NumPy twin. Can be changed later.
+    dtype : {"float64", "float32"}
+    seed : int, numpy.random.Generator or None
+        Seeds the initial weights and the minibatch shuffling.
+    init : {"auto", "glorot", "he", "normal"}
+        Weight initialisation. ``auto``: He (normal, std sqrt(2 / fan_in)) for
+        layers with relu or leaky_relu, Glorot/Xavier (uniform, limit
+        sqrt(6 / (fan_in + fan_out))) otherwise, biases zero. ``normal``: the
+        articles' choice, every weight and bias drawn from N(0, 1).
+
+    Examples
+    --------
+    >>> import numpy as np, loopnet
+    >>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+    >>> Y = np.array([0, 0, 0, 1])
+    >>> net = loopnet.Network([2, 2, 1], seed=0)
+    >>> history = net.fit(X, Y, epochs=5000, lr=2.0)
+    >>> bool(history["loss"][-1] < history["loss"][0])
+    True
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str | Sequence[str] = "sigmoid",
+        output_activation: str = "sigmoid",
+        loss: str = "sse",
+        backend: str = "loops",
+        dtype: str | np.dtype = "float64",
+        seed: int | np.random.Generator | None = None,
+        init: str = "auto",
+    ) -> None:
+        self.sizes = _check_sizes(sizes)
+        n_hidden = len(self.sizes) - 2
+        if isinstance(activation, str):
+            hidden = [activation] * n_hidden
+            _activation_code(activation, hidden=True)  # a bad name fails even with no hidden layer
+        else:
+            hidden = list(activation)
+            if len(hidden) != n_hidden:
+                raise ValueError(
+                    f"activation needs one name per hidden layer: {n_hidden} for sizes "
+                    f"{list(self.sizes)}; got {len(hidden)}"
+                )
+        codes = [_activation_code(name, hidden=True) for name in hidden]
+        codes.append(_activation_code(output_activation, hidden=False))
+        if output_activation == "softmax" and self.sizes[-1] < 2:
+            raise ValueError("a softmax output needs at least 2 output units (1 unit is always 1.0)")
+        self.activations: tuple[str, ...] = (*hidden, output_activation)
+        self.loss_name = loss
+        self._loss_code = _loss_code(loss, output_activation)
+        self._acts = np.array(codes, dtype=np.int64)
+        self._sizes = np.array(self.sizes, dtype=np.int64)
+        self.backend = backend
+        self.dtype = check_dtype(dtype)
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; expected one of {', '.join(INITS)}")
+        self.init = init
+        if seed is not None and not isinstance(seed, np.random.Generator):
+            seed = check_int(seed, "seed", minimum=0)
+        self._rng = np.random.default_rng(seed)
+        self.params = np.empty(self.n_params, dtype=self.dtype)
+        self._initialise()
+
+    # --- structure --------------------------------------------------------------
+
+    @property
+    def backend(self) -> str:
+        """``"loops"`` (compiled loop kernels) or ``"numpy"`` (their NumPy twin)."""
+        return self._backend
+
+    @backend.setter
+    def backend(self, name: str) -> None:
+        if name not in BACKENDS:
+            raise ValueError(f"unknown backend {name!r}; expected one of {', '.join(BACKENDS)}")
+        self._backend = name
+        self._kernels = BACKENDS[name]
+
+    @property
+    def n_layers(self) -> int:
+        """Number of weight layers L (one less than ``len(sizes)``)."""
+        return len(self.sizes) - 1
+
+    @property
+    def n_params(self) -> int:
+        """Total number of weights and biases."""
+        return sum(i * j + j for i, j in zip(self.sizes[:-1], self.sizes[1:]))
+
+    def _views(self, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [_loops.param_views(flat, self._sizes, l) for l in range(self.n_layers)]
+
+    def _initialise(self) -> None:
+        for l, (W, b) in enumerate(self._views(self.params)):
+            fan_in, fan_out = W.shape
+            scheme = self.init
+            if scheme == "auto":
+                scheme = "he" if self._acts[l] in (RELU, LEAKY_RELU) else "glorot"
+            if scheme == "normal":
+                W[...] = self._rng.standard_normal(W.shape)
+                b[...] = self._rng.standard_normal(b.shape)
+            elif scheme == "he":
+                W[...] = self._rng.normal(0.0, np.sqrt(2.0 / fan_in), W.shape)
+                b[...] = 0.0
+            else:
+                limit = np.sqrt(6.0 / (fan_in + fan_out))
+                W[...] = self._rng.uniform(-limit, limit, W.shape)
+                b[...] = 0.0
+
+    # --- parameters -------------------------------------------------------------
+
+    @property
+    def weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """A copy of the parameters: ``[(W, b), ...]``, W of shape (n_in, n_out), b (n_out,)."""
+        return [(W.copy(), b.copy()) for W, b in self._views(self.params)]
+
+    def set_weights(self, weights: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Replace every parameter; ``weights`` has the structure of :attr:`weights`."""
+        weights = list(weights)
+        if len(weights) != self.n_layers:
+            raise ValueError(f"expected {self.n_layers} (W, b) pairs, one per layer; got {len(weights)}")
+        new = np.empty_like(self.params)
+        for l, (pair, (W, b)) in enumerate(zip(weights, self._views(new))):
+            if len(pair) != 2:
+                raise ValueError(f"layer {l}: expected a (W, b) pair, got {len(pair)} items")
+            for name, src, dst in (("W", pair[0], W), ("b", pair[1], b)):
+                arr = np.asarray(src)
+                if arr.dtype.kind not in "biuf":
+                    raise TypeError(f"layer {l} {name} must hold real numbers, got dtype {arr.dtype}")
+                if arr.shape != dst.shape:
+                    raise ValueError(f"layer {l} {name} must have shape {dst.shape}, got {arr.shape}")
+                dst[...] = arr
+                if not np.all(np.isfinite(dst)):
+                    raise ValueError(f"layer {l} {name} must hold only finite numbers ({self.dtype.name})")
+        self.params[...] = new
+
+    # --- data -------------------------------------------------------------------
+
+    def _check_X(self, X) -> np.ndarray:
+        return as_matrix(X, "X", self.sizes[0], self.dtype)
+
+    def _check_XY(self, X, Y) -> tuple[np.ndarray, np.ndarray]:
+        X = self._check_X(X)
+        Y = as_matrix(Y, "Y", self.sizes[-1], self.dtype, allow_1d=True)
+        check_same_rows(X, Y)
+        if self._loss_code == BCE and (Y.min() < 0 or Y.max() > 1):
+            raise ValueError("loss 'bce' needs targets in [0, 1]; Y has values outside")
+        if self._loss_code == CROSS_ENTROPY and Y.min() < 0:
+            raise ValueError("loss 'cross_entropy' needs non-negative targets (one-hot rows); Y has negatives")
+        return X, Y
+
+    def _work(self, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Flat z, a and delta buffers with room for ``rows`` samples."""
+        units = sum(self.sizes[1:])
+        return tuple(np.empty(rows * units, dtype=self.dtype) for _ in range(3))
+
+    def _forward(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        zbuf, abuf, dbuf = self._work(X.shape[0])
+        self._kernels.forward_pass(self.params, self._sizes, self._acts, X, zbuf, abuf)
+        return zbuf, abuf, dbuf
+
+    def _output(self, buf: np.ndarray, rows: int) -> np.ndarray:
+        return _loops.work_view(buf, self._sizes, self.n_layers - 1, rows)
+
+    # --- the public API ---------------------------------------------------------
+
+    def forward(self, X) -> np.ndarray:
+        """Output activations for the rows of X: shape (N, nL)."""
+        X = self._check_X(X)
+        _, abuf, _ = self._forward(X)
+        return self._output(abuf, X.shape[0]).copy()
+
+    def predict(self, X) -> np.ndarray:
+        """The same as :meth:`forward` (estimators add labels and thresholds)."""
+        return self.forward(X)
+
+    def loss(self, X, Y) -> float:
+        """The loss of the network on (X, Y), as defined in shared/DESIGN.md."""
+        X, Y = self._check_XY(X, Y)
+        zbuf, abuf, _ = self._forward(X)
+        N = X.shape[0]
+        return float(
+            self._kernels.loss_value(self._loss_code, self._output(zbuf, N), self._output(abuf, N), Y)
+        )
+
+    def gradients(self, X, Y) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The gradient of :meth:`loss` on (X, Y): ``[(dW, db), ...]`` shaped like :attr:`weights`."""
+        X, Y = self._check_XY(X, Y)
+        zbuf, abuf, dbuf = self._forward(X)
+        grads = np.empty_like(self.params)
+        self._kernels.backward_pass(
+            self.params, grads, self._sizes, self._acts, self._loss_code, X, Y, zbuf, abuf, dbuf
+        )
+        return [(dW.copy(), db.copy()) for dW, db in self._views(grads)]
+
+    def fit(self, X, Y, epochs: int = 1000, lr: float = 0.5, batch_size: int | None = None) -> dict:
+        """Train by (minibatch) gradient descent: ``w -= lr * dL/dw`` once per batch.
+
+        Parameters
+        ----------
+        X : array of shape (N, n0)
+        Y : array of shape (N, nL), or (N,) for one output
+        epochs : int
+            Passes over the data.
+        lr : float
+            Learning rate.
+        batch_size : int or None
+            Rows per gradient step; None (or >= N) is full batch. With
+            minibatches the rows are shuffled every epoch by a generator seeded
+            from ``seed``, identically on both backends.
+
+        Returns
+        -------
+        dict
+            ``{"loss": array of shape (epochs,)}``: each epoch's loss over the
+            training set, every batch measured just before its update (for full
+            batch, exactly ``loss(X, Y)`` before that epoch's step).
+        """
+        X, Y = self._check_XY(X, Y)
+        epochs = check_int(epochs, "epochs", minimum=0)
+        lr = check_positive_float(lr, "lr")
+        N = X.shape[0]
+        B = N if batch_size is None else min(check_int(batch_size, "batch_size", minimum=1), N)
+        zbuf, abuf, dbuf = self._work(B)
+        Xb = np.empty(B * X.shape[1], dtype=self.dtype)
+        Yb = np.empty(B * Y.shape[1], dtype=self.dtype)
+        grads = np.zeros_like(self.params)
+        order = np.arange(N, dtype=np.int64)
+        rng_state = np.array([self._rng.integers(1, 2**31 - 1)], dtype=np.int64)
+        losses = np.empty(epochs, dtype=np.float64)
+        if epochs:
+            self._kernels.train_sgd(
+                self.params, grads, self._sizes, self._acts, self._loss_code, X, Y, lr, B,
+                rng_state, order, Xb, Yb, zbuf, abuf, dbuf, losses,
+            )  # fmt: skip
+        return {"loss": losses}
+
+    # --- persistence ------------------------------------------------------------
+
+    def config(self) -> dict:
+        """Everything but the parameters needed to rebuild this network."""
+        return {
+            "sizes": list(self.sizes),
+            "activation": list(self.activations[:-1]),
+            "output_activation": self.activations[-1],
+            "loss": self.loss_name,
+            "backend": self.backend,
+            "dtype": self.dtype.name,
+            "init": self.init,
+        }
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the configuration and parameters to ``path`` (a NumPy ``.npz`` file, no pickle)."""
+        meta = json.dumps({"format": "loopnet", "version": FORMAT_VERSION, **self.config()})
+        with open(path, "wb") as fh:
+            np.savez(fh, params=self.params, config=np.array(meta))
+
+    def __repr__(self) -> str:
+        c = self.config()
+        return (
+            f"Network({c['sizes']}, activation={c['activation']}, output_activation={c['output_activation']!r}, "
+            f"loss={c['loss']!r}, backend={c['backend']!r}, dtype={c['dtype']!r})"
+        )
+
+
+def load(path: str | os.PathLike) -> Network:
+    """Read a network written by :meth:`Network.save`."""
+    with np.load(path, allow_pickle=False) as data:
+        if "config" not in data or "params" not in data:
+            raise ValueError(f"{os.fspath(path)!r} is not a loopnet network file")
+        meta = json.loads(str(data["config"]))
+        params = data["params"]
+    if meta.pop("format", None) != "loopnet":
+        raise ValueError(f"{os.fspath(path)!r} is not a loopnet network file")
+    version = meta.pop("version")
+    if version > FORMAT_VERSION:
+        raise ValueError(f"file format version {version} is newer than this loopnet reads ({FORMAT_VERSION})")
+    net = Network(**meta)
+    if params.shape != net.params.shape:
+        raise ValueError(f"file holds {params.size} parameters; the network needs {net.n_params}")
+    net.params[...] = params
+    return net
+
+
+def _check_sizes(sizes) -> tuple[int, ...]:
+    if isinstance(sizes, str) or not isinstance(sizes, Sequence | np.ndarray):
+        raise TypeError(f"sizes must be a sequence of layer widths like [2, 2, 1], got {sizes!r}")
+    out = []
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, int | np.integer):
+            raise TypeError(f"sizes must hold integers, got {s!r} in {list(sizes)}")
+        if s < 1:
+            raise ValueError(f"every layer needs at least one unit; got sizes {list(sizes)}")
+        out.append(int(s))
+    if len(out) < 2:
+        raise ValueError(f"sizes needs at least an input and an output size, like [3, 1]; got {out}")
+    return tuple(out)
+
+

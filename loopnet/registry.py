@@ -1,0 +1,200 @@
+"""One registry pairs every loop kernel with its NumPy twin.
+
+The equivalence tests and the benchmarks both iterate :data:`KERNELS`: each
+entry knows how to make a valid set of arguments for a given size, so a new
+kernel is tested and benchmarked by adding one entry here.
+
+Sizes are ``(N, I, J)``: N samples, I inputs, J units. Kernels of one layer use
+them directly; kernels of a whole network build the network ``[I, J, K]`` with
+``K = 2`` outputs (softmax needs at least two).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import kernels as lk
+from . import kernels_np as nk
+from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from .losses import LOSSES, OUTPUT_ACTIVATIONS
+
+Variant = tuple
+
+
+@dataclass(frozen=True)
+class KernelPair:
+    """A loop kernel, its NumPy twin, and how to call them."""
+
+    name: str
+    tag: str  # equation tag in shared/DESIGN.md
+    loops: Callable
+    numpy: Callable
+    outputs: tuple[int, ...]  # indices of the arguments the kernel writes
+    make_args: Callable[[np.random.Generator, tuple[int, int, int], np.dtype, Variant], tuple]
+    variants: tuple[Variant, ...] = field(default=((),))
+
+
+# --- argument factories --------------------------------------------------------
+
+
+def _act(code: int, z: np.ndarray) -> np.ndarray:
+    a = np.empty_like(z)
+    nk.activate_np(code, z, a)
+    return a
+
+
+def _targets(rng, shape, loss_code, dtype):
+    """Targets that suit the loss: one-hot rows for cross_entropy, [0, 1] for bce."""
+    N, K = shape
+    if loss_code == LOSSES["cross_entropy"]:
+        return np.eye(K, dtype=dtype)[rng.integers(0, K, N)]
+    if loss_code == LOSSES["bce"]:
+        return rng.random((N, K)).astype(dtype)
+    return rng.normal(size=(N, K)).astype(dtype)
+
+
+def _normal(rng, shape, dtype, scale=1.0):
+    return (scale * rng.normal(size=shape)).astype(dtype)
+
+
+def _unwritten(shape, dtype):
+    """An output array full of NaN, so a kernel that forgets an entry is caught."""
+    return np.full(shape, np.nan, dtype=dtype)
+
+
+def _dense_forward_args(rng, size, dtype, variant):
+    N, I, J = size
+    return (_normal(rng, (N, I), dtype), _normal(rng, (I, J), dtype), _normal(rng, J, dtype),
+            _unwritten((N, J), dtype))  # fmt: skip
+
+
+def _activate_args(rng, size, dtype, variant):
+    (code,) = variant
+    N, _, J = size
+    z = _normal(rng, (N, J), dtype, scale=3.0)
+    z.flat[:: 7] *= 1000.0  # some |z| in the thousands: stability on the way
+    return code, z, _unwritten((N, J), dtype)
+
+
+def _loss_args(rng, size, dtype, variant):
+    loss_code, code = variant
+    N, _, K = size
+    z = _normal(rng, (N, K), dtype, scale=2.0)
+    return loss_code, z, _act(code, z), _targets(rng, (N, K), loss_code, dtype)
+
+
+def _output_delta_args(rng, size, dtype, variant):
+    loss_code, code = variant
+    N, _, K = size
+    z = _normal(rng, (N, K), dtype, scale=2.0)
+    return (loss_code, code, z, _act(code, z), _targets(rng, (N, K), loss_code, dtype),
+            _unwritten((N, K), dtype))  # fmt: skip
+
+
+def _backprop_delta_args(rng, size, dtype, variant):
+    (code,) = variant
+    N, I, J = size
+    z_prev = _normal(rng, (N, I), dtype)
+    return (_normal(rng, (N, J), dtype), _normal(rng, (I, J), dtype), code, z_prev,
+            _act(code, z_prev), _unwritten((N, I), dtype))  # fmt: skip
+
+
+def _weight_grad_args(rng, size, dtype, variant):
+    N, I, J = size
+    return _normal(rng, (N, I), dtype), _normal(rng, (N, J), dtype), _unwritten((I, J), dtype)
+
+
+def _bias_grad_args(rng, size, dtype, variant):
+    N, _, J = size
+    return _normal(rng, (N, J), dtype), _unwritten(J, dtype)
+
+
+def _sgd_args(rng, size, dtype, variant):
+    N, I, J = size
+    P = I * J + J
+    return _normal(rng, P, dtype), _normal(rng, P, dtype), 0.1
+
+
+def _network(rng, size, dtype, variant):
+    """Flat parameters and work buffers for the network [I, J, 2]."""
+    hidden, output, loss = variant
+    N, I, J = size
+    sizes = np.array([I, J, 2], dtype=np.int64)
+    acts = np.array([ACTIVATIONS[hidden], ACTIVATIONS[output]], dtype=np.int64)
+    n_params = int(sum(sizes[q] * sizes[q + 1] + sizes[q + 1] for q in range(2)))
+    params = _normal(rng, n_params, dtype, scale=0.5)
+    X = _normal(rng, (N, I), dtype)
+    Y = _targets(rng, (N, 2), LOSSES[loss], dtype)
+    units = int(sizes[1:].sum())
+    bufs = [_unwritten(N * units, dtype) for _ in range(3)]  # zbuf, abuf, dbuf
+    return sizes, acts, LOSSES[loss], params, X, Y, bufs
+
+
+def _forward_pass_args(rng, size, dtype, variant):
+    sizes, acts, _, params, X, _, (zbuf, abuf, _) = _network(rng, size, dtype, variant)
+    return params, sizes, acts, X, zbuf, abuf
+
+
+def _backward_pass_args(rng, size, dtype, variant):
+    sizes, acts, loss_code, params, X, Y, (zbuf, abuf, dbuf) = _network(rng, size, dtype, variant)
+    nk.forward_pass_np(params, sizes, acts, X, zbuf, abuf)
+    grads = _unwritten(params.shape, dtype)
+    return params, grads, sizes, acts, loss_code, X, Y, zbuf, abuf, dbuf
+
+
+def _train_sgd_args(rng, size, dtype, variant):
+    sizes, acts, loss_code, params, X, Y, (zbuf, abuf, dbuf) = _network(rng, size, dtype, variant)
+    N = X.shape[0]
+    batch_size = max(1, (N + 1) // 2)  # two batches when N > 1: the shuffle is exercised
+    order = np.arange(N, dtype=np.int64)
+    rng_state = np.array([12345], dtype=np.int64)
+    Xb = np.empty(batch_size * X.shape[1], dtype)
+    Yb = np.empty(batch_size * Y.shape[1], dtype)
+    grads = np.zeros_like(params)
+    losses = _unwritten(3, np.float64)
+    return (params, grads, sizes, acts, loss_code, X, Y, 0.05, batch_size, rng_state, order,
+            Xb, Yb, zbuf, abuf, dbuf, losses)  # fmt: skip
+
+
+# --- the variants ----------------------------------------------------------------
+
+ALL_ACTIVATIONS = tuple((code,) for code in ACTIVATIONS.values())
+HIDDEN = tuple((ACTIVATIONS[name],) for name in HIDDEN_ACTIVATIONS)
+LOSS_PAIRS = tuple(
+    (LOSSES[loss], ACTIVATIONS[act])
+    for loss, allowed in OUTPUT_ACTIVATIONS.items()
+    for act in (allowed or tuple(ACTIVATIONS))
+)
+"""Every (loss code, output activation code) pair the network accepts."""
+NETWORKS = tuple(
+    (hidden, act, loss)
+    for hidden in HIDDEN_ACTIVATIONS
+    for loss, allowed in OUTPUT_ACTIVATIONS.items()
+    for act in (allowed or tuple(ACTIVATIONS))
+)
+"""Every (hidden activation, output activation, loss) a network accepts."""
+
+KERNELS: tuple[KernelPair, ...] = (
+    KernelPair("dense_forward", "F1", lk.dense_forward, nk.dense_forward_np, (3,), _dense_forward_args),
+    KernelPair("activate", "F2", lk.activate, nk.activate_np, (2,), _activate_args, ALL_ACTIVATIONS),
+    KernelPair("loss_value", "L", lk.loss_value, nk.loss_value_np, (), _loss_args, LOSS_PAIRS),
+    KernelPair("output_delta", "B1", lk.output_delta, nk.output_delta_np, (5,), _output_delta_args,
+               LOSS_PAIRS),  # fmt: skip
+    KernelPair("backprop_delta", "B2", lk.backprop_delta, nk.backprop_delta_np, (5,),
+               _backprop_delta_args, HIDDEN),  # fmt: skip
+    KernelPair("weight_grad", "B3", lk.weight_grad, nk.weight_grad_np, (2,), _weight_grad_args),
+    KernelPair("bias_grad", "B4", lk.bias_grad, nk.bias_grad_np, (1,), _bias_grad_args),
+    KernelPair("sgd_update", "U1", lk.sgd_update, nk.sgd_update_np, (0,), _sgd_args),
+    KernelPair("forward_pass", "F1-F2", lk.forward_pass, nk.forward_pass_np, (4, 5),
+               _forward_pass_args, NETWORKS),  # fmt: skip
+    KernelPair("backward_pass", "B1-B4", lk.backward_pass, nk.backward_pass_np, (1, 9),
+               _backward_pass_args, NETWORKS),  # fmt: skip
+    KernelPair("train_sgd", "F-B-U", lk.train_sgd, nk.train_sgd_np, (0, 1, 16), _train_sgd_args,
+               NETWORKS),  # fmt: skip
+)
+
+BY_NAME: dict[str, KernelPair] = {pair.name: pair for pair in KERNELS}
+
