@@ -56,7 +56,9 @@ def output_delta_np(loss_code, code, z, a, Y, delta):
     elif loss_code == CROSS_ENTROPY and code == SOFTMAX:
         np.multiply(a * Y.sum(axis=1, keepdims=True) - Y, 1.0 / N, out=delta)
     else:
-        g = (a - Y) * (1.0 if loss_code == SSE else 2.0 / (N * K))
+        # g in float64 whatever the dtype, as the loop computes it: the softmax
+        # Jacobian below subtracts nearly equal numbers
+        g = (a - Y) * np.float64(1.0 if loss_code == SSE else 2.0 / (N * K))
         if code == SOFTMAX:
             np.multiply(a, g - (g * a).sum(axis=1, keepdims=True), out=delta)
         else:

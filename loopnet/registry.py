@@ -155,7 +155,7 @@ def _train_sgd_args(rng, size, dtype, variant):
     Yb = np.empty(batch_size * Y.shape[1], dtype)
     grads = np.zeros_like(params)
     losses = _unwritten(3, np.float64)
-    return (params, grads, sizes, acts, loss_code, X, Y, 0.05, batch_size, rng_state, order,
+    return (params, grads, sizes, acts, loss_code, X, Y, 0.01, batch_size, rng_state, order,
             Xb, Yb, zbuf, abuf, dbuf, losses)  # fmt: skip
 
 
