@@ -79,7 +79,9 @@ def as_matrix(data, name: str, n_columns: int, dtype: np.dtype, *, allow_1d: boo
     if arr.shape[0] == 0:
         raise ValueError(f"{name} has no rows: at least one sample is needed")
     if arr.shape[1] != n_columns:
-        raise ValueError(f"{name} must have {n_columns} columns (the network's layer size); got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must have {n_columns} columns (the network's layer size); got shape {arr.shape}"
+        )
     out = np.array(arr, dtype=dtype, order="C", copy=True)
     if not np.all(np.isfinite(out)):
         bad = np.argwhere(~np.isfinite(out))[0]

@@ -1,8 +1,8 @@
 """The ``loopnet`` command line.
 
-    loopnet demo                      run every article's example
-    loopnet demo NAME [--epochs N]    run one: and, three-bit, xor, perceptron
-    loopnet demo perceptron --as-published [--epochs N]
+loopnet demo                      run every article's example
+loopnet demo NAME [--epochs N]    run one: and, three-bit, xor, perceptron
+loopnet demo perceptron --as-published [--epochs N]
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "demo":
         if args.as_published and args.name != "perceptron":
-            parser.error("--as-published goes with the perceptron demo: loopnet demo perceptron --as-published")
+            parser.error(
+                "--as-published goes with the perceptron demo: loopnet demo perceptron --as-published"
+            )
         names = [args.name] if args.name else list(demos.DEMOS)
         try:
             for name in names:

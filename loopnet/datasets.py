@@ -36,6 +36,8 @@ def perceptron_records() -> tuple[np.ndarray, np.ndarray]:
 
     X (7, 3), Y (7, 1), as published in the article's repository.
     """
-    X = np.array([[0, 1, 0], [0, 0, 1], [1, 0, 0], [1, 1, 0], [1, 1, 1], [0, 1, 1], [0, 1, 0]], dtype=np.float64)
+    X = np.array(
+        [[0, 1, 0], [0, 0, 1], [1, 0, 0], [1, 1, 0], [1, 1, 1], [0, 1, 1], [0, 1, 0]], dtype=np.float64
+    )
     Y = np.array([[1], [0], [0], [1], [1], [0], [1]], dtype=np.float64)
     return X, Y

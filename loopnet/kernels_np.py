@@ -163,15 +163,15 @@ def train_sgd_np(params, grads, sizes, acts, loss_code, X, Y, lr, batch_size, rn
 
 
 __all__ = [
-    "dense_forward_np",
     "activate_np",
+    "backprop_delta_np",
+    "backward_pass_np",
+    "bias_grad_np",
+    "dense_forward_np",
+    "forward_pass_np",
     "loss_value_np",
     "output_delta_np",
-    "backprop_delta_np",
-    "weight_grad_np",
-    "bias_grad_np",
     "sgd_update_np",
-    "forward_pass_np",
-    "backward_pass_np",
     "train_sgd_np",
+    "weight_grad_np",
 ]

@@ -218,7 +218,9 @@ class Network:
         if self._loss_code == BCE and (Y.min() < 0 or Y.max() > 1):
             raise ValueError("loss 'bce' needs targets in [0, 1]; Y has values outside")
         if self._loss_code == CROSS_ENTROPY and Y.min() < 0:
-            raise ValueError("loss 'cross_entropy' needs non-negative targets (one-hot rows); Y has negatives")
+            raise ValueError(
+                "loss 'cross_entropy' needs non-negative targets (one-hot rows); Y has negatives"
+            )
         return X, Y
 
     def _work(self, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -330,7 +332,8 @@ class Network:
     def __repr__(self) -> str:
         c = self.config()
         return (
-            f"Network({c['sizes']}, activation={c['activation']}, output_activation={c['output_activation']!r}, "
+            f"Network({c['sizes']}, activation={c['activation']}, "
+            f"output_activation={c['output_activation']!r}, "
             f"loss={c['loss']!r}, backend={c['backend']!r}, dtype={c['dtype']!r})"
         )
 
@@ -367,5 +370,3 @@ def _check_sizes(sizes) -> tuple[int, ...]:
     if len(out) < 2:
         raise ValueError(f"sizes needs at least an input and an output size, like [3, 1]; got {out}")
     return tuple(out)
-
-

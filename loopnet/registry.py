@@ -75,7 +75,7 @@ def _activate_args(rng, size, dtype, variant):
     (code,) = variant
     N, _, J = size
     z = _normal(rng, (N, J), dtype, scale=3.0)
-    z.flat[:: 7] *= 1000.0  # some |z| in the thousands: stability on the way
+    z.flat[::7] *= 1000.0  # some |z| in the thousands: stability on the way
     return code, z, _unwritten((N, J), dtype)
 
 
@@ -113,7 +113,7 @@ def _bias_grad_args(rng, size, dtype, variant):
 
 
 def _sgd_args(rng, size, dtype, variant):
-    N, I, J = size
+    _, I, J = size
     P = I * J + J
     return _normal(rng, P, dtype), _normal(rng, P, dtype), 0.1
 
@@ -181,20 +181,22 @@ KERNELS: tuple[KernelPair, ...] = (
     KernelPair("dense_forward", "F1", lk.dense_forward, nk.dense_forward_np, (3,), _dense_forward_args),
     KernelPair("activate", "F2", lk.activate, nk.activate_np, (2,), _activate_args, ALL_ACTIVATIONS),
     KernelPair("loss_value", "L", lk.loss_value, nk.loss_value_np, (), _loss_args, LOSS_PAIRS),
-    KernelPair("output_delta", "B1", lk.output_delta, nk.output_delta_np, (5,), _output_delta_args,
-               LOSS_PAIRS),  # fmt: skip
-    KernelPair("backprop_delta", "B2", lk.backprop_delta, nk.backprop_delta_np, (5,),
-               _backprop_delta_args, HIDDEN),  # fmt: skip
+    KernelPair(
+        "output_delta", "B1", lk.output_delta, nk.output_delta_np, (5,), _output_delta_args, LOSS_PAIRS
+    ),
+    KernelPair(
+        "backprop_delta", "B2", lk.backprop_delta, nk.backprop_delta_np, (5,), _backprop_delta_args, HIDDEN
+    ),
     KernelPair("weight_grad", "B3", lk.weight_grad, nk.weight_grad_np, (2,), _weight_grad_args),
     KernelPair("bias_grad", "B4", lk.bias_grad, nk.bias_grad_np, (1,), _bias_grad_args),
     KernelPair("sgd_update", "U1", lk.sgd_update, nk.sgd_update_np, (0,), _sgd_args),
-    KernelPair("forward_pass", "F1-F2", lk.forward_pass, nk.forward_pass_np, (4, 5),
-               _forward_pass_args, NETWORKS),  # fmt: skip
-    KernelPair("backward_pass", "B1-B4", lk.backward_pass, nk.backward_pass_np, (1, 9),
-               _backward_pass_args, NETWORKS),  # fmt: skip
-    KernelPair("train_sgd", "F-B-U", lk.train_sgd, nk.train_sgd_np, (0, 1, 16), _train_sgd_args,
-               NETWORKS),  # fmt: skip
+    KernelPair(
+        "forward_pass", "F1-F2", lk.forward_pass, nk.forward_pass_np, (4, 5), _forward_pass_args, NETWORKS
+    ),
+    KernelPair(
+        "backward_pass", "B1-B4", lk.backward_pass, nk.backward_pass_np, (1, 9), _backward_pass_args, NETWORKS
+    ),
+    KernelPair("train_sgd", "F-B-U", lk.train_sgd, nk.train_sgd_np, (0, 1, 16), _train_sgd_args, NETWORKS),
 )
 
 BY_NAME: dict[str, KernelPair] = {pair.name: pair for pair in KERNELS}
-

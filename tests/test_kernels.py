@@ -172,7 +172,8 @@ NO_JIT_SCRIPT = textwrap.dedent(
                 assert err <= 1e-12, (pair.name, variant, err)
                 worst = max(worst, err)
     X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]]); Y = np.array([0, 1, 1, 0])
-    nets = [loopnet.Network([2, 3, 1], activation="tanh", loss="bce", seed=1, backend=b) for b in ("loops", "numpy")]
+    nets = [loopnet.Network([2, 3, 1], activation="tanh", loss="bce", seed=1, backend=b)
+            for b in ("loops", "numpy")]
     for net in nets:
         net.fit(X, Y, epochs=20, lr=0.5, batch_size=3)
     np.testing.assert_allclose(nets[0].params, nets[1].params, rtol=1e-12)

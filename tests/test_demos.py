@@ -1,0 +1,127 @@
+"""The articles' examples learn their tasks; the perceptron replays seed 003 faithfully."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from loopnet import cli, datasets, demos
+
+
+@pytest.mark.parametrize("backend", ["loops", "numpy"])
+@pytest.mark.parametrize("name", list(demos.DEMOS))
+def test_every_demo_learns_its_task(name, backend):
+    results = demos.run(name, backend=backend, out=None)
+    assert results
+    for result in results:
+        assert result.correct, result.title  # every prediction on the right side of 0.5
+        assert result.history[-1] < 0.1 * result.history[0], result.title
+
+
+def test_three_bit_predicts_rows_it_never_saw():
+    (result,) = demos.run("three-bit", out=None)
+    X_train, _, _, Y_test = datasets.three_bit()
+    assert not any((row == X_train).all(axis=1).any() for row in result.inputs)
+    np.testing.assert_array_equal(result.targets, Y_test)
+
+
+def test_xor_runs_two_depths():
+    results = demos.run("xor", out=None)
+    assert [r.network.sizes for r in results] == [(2, 4, 1), (2, 3, 3, 1)]
+
+
+# --- seed 003 -------------------------------------------------------------------
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def _published_rule_by_hand(epochs):
+    """Seed 003's rule re-derived with scalar loops, independently of loopnet.
+
+    Start: legacy generator seeded 42, three uniform weights then one uniform bias.
+    Each epoch: out_r = s(x_r . w + b); step_r = (out_r - y_r) s(out_r) (1 - s(out_r)),
+    the derivative wrongly taken at the output; w_i -= 0.05 sum_r x_ri step_r;
+    then b -= 0.05 step_r for each record in turn.
+    """
+    X, Y = datasets.perceptron_records()
+    state = np.random.RandomState(42)
+    w = [float(v) for v in state.rand(3, 1).ravel()]
+    b = float(state.rand(1)[0])
+    for _ in range(epochs):
+        outs = [_sigmoid(sum(X[r, i] * w[i] for i in range(3)) + b) for r in range(7)]
+        steps = [(o - Y[r, 0]) * _sigmoid(o) * (1 - _sigmoid(o)) for r, o in enumerate(outs)]
+        w = [w[i] - 0.05 * sum(X[r, i] * steps[r] for r in range(7)) for i in range(3)]
+        for s in steps:
+            b -= 0.05 * s
+    return [_sigmoid(sum(p[i] * w[i] for i in range(3)) + b) for p in ([1, 0, 0], [0, 1, 0])]
+
+
+def _correct_rule_by_hand(epochs):
+    """The right gradient of 1/2 SSE, every parameter stepped together, from the same start."""
+    X, Y = datasets.perceptron_records()
+    state = np.random.RandomState(42)
+    w = [float(v) for v in state.rand(3, 1).ravel()]
+    b = float(state.rand(1)[0])
+    for _ in range(epochs):
+        outs = [_sigmoid(sum(X[r, i] * w[i] for i in range(3)) + b) for r in range(7)]
+        deltas = [(o - Y[r, 0]) * o * (1 - o) for r, o in enumerate(outs)]
+        w = [w[i] - 0.05 * sum(X[r, i] * deltas[r] for r in range(7)) for i in range(3)]
+        b -= 0.05 * sum(deltas)
+    return [_sigmoid(sum(p[i] * w[i] for i in range(3)) + b) for p in ([1, 0, 0], [0, 1, 0])]
+
+
+@pytest.fixture(scope="module")
+def published_25000():
+    return _published_rule_by_hand(25000)
+
+
+def test_as_published_matches_the_rule_worked_by_hand(published_25000):
+    result = demos.perceptron_as_published(25000)
+    np.testing.assert_allclose(result.predictions.ravel(), published_25000, rtol=1e-10)
+    assert result.network is None
+
+
+def test_corrected_perceptron_matches_the_right_gradient_by_hand():
+    (result,) = demos.run("perceptron", epochs=3000, out=None)
+    np.testing.assert_allclose(result.predictions.ravel(), _correct_rule_by_hand(3000), rtol=1e-10)
+
+
+def test_the_published_rule_is_not_the_correct_one():
+    published, correct = demos.run("perceptron", epochs=200, as_published=True, out=None)
+    assert "AS PUBLISHED" in published.title and "correct" in correct.title
+    assert published.history[0] == pytest.approx(correct.history[0], rel=1e-14)  # same start
+    assert abs(published.predictions[0, 0] - correct.predictions[0, 0]) > 1e-3  # different rule
+
+
+def test_cli_as_published_prints_eight_decimals(capsys, published_25000):
+    assert cli.main(["demo", "perceptron", "--as-published"]) == 0
+    out = capsys.readouterr().out
+    section = out.split("AS PUBLISHED")[1].split("perceptron (seed 003), correct gradient")[0]
+    for value in published_25000:
+        assert f"{value:.8f}" in section
+    assert "perceptron (seed 003), correct gradient" in out
+
+
+def test_cli_epochs_and_errors(capsys):
+    assert cli.main(["demo", "and", "--epochs", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "3 epochs" in out and "\n        3  " in out
+    for bad in (["demo", "nope"], ["demo", "and", "--epochs", "0"], ["demo", "xor", "--as-published"]):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(bad)
+        assert exc.value.code == 2
+        assert "error" in capsys.readouterr().err
+
+
+def test_module_entry_point_runs_all_demos():
+    done = subprocess.run([sys.executable, "-m", "loopnet", "demo", "--epochs", "50"], capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for title in ("AND gate", "three-bit", "XOR", "perceptron"):
+        assert title in done.stdout

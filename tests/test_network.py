@@ -1,0 +1,163 @@
+"""loopnet.Network: the two backends agree, and a loops fit is one compiled call."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import loopnet
+from loopnet import kernels
+
+CASES = [
+    # sizes, hidden activation(s), output activation, loss
+    ([8, 16, 3], "relu", "softmax", "cross_entropy"),
+    ([5, 7, 4, 2], ["tanh", "leaky_relu"], "sigmoid", "bce"),
+    ([3, 6, 1], "sigmoid", "identity", "mse"),
+    ([4, 5, 2], "identity", "tanh", "sse"),
+]
+
+
+def _data(sizes, loss, N=53, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(N, sizes[0]))
+    K = sizes[-1]
+    if loss == "cross_entropy":
+        Y = np.eye(K)[rng.integers(0, K, N)]
+    elif loss == "bce":
+        Y = (rng.random((N, K)) > 0.5).astype(float)
+    else:
+        Y = 0.5 * rng.normal(size=(N, K))
+    return X, Y
+
+
+@pytest.mark.parametrize("sizes, hidden, output, loss", CASES)
+def test_backends_give_the_same_weights_after_50_minibatch_epochs(sizes, hidden, output, loss):
+    X, Y = _data(sizes, loss)
+    nets = {}
+    for backend in ("loops", "numpy"):
+        net = loopnet.Network(sizes, activation=hidden, output_activation=output, loss=loss,
+                              backend=backend, seed=7)  # fmt: skip
+        history = net.fit(X, Y, epochs=50, lr=0.05, batch_size=8)  # 53 rows: the last batch has 5
+        nets[backend] = (net, history["loss"])
+    (net_l, h_l), (net_n, h_n) = nets["loops"], nets["numpy"]
+    assert h_l[-1] < h_l[0]  # it learned something
+    scale = np.max(np.abs(net_n.params))
+    # 1e-12 per step (DESIGN.md) compounded over 50 epochs x 7 batches of a contracting map
+    assert np.max(np.abs(net_l.params - net_n.params)) <= 1e-10 * scale
+    np.testing.assert_allclose(h_l, h_n, rtol=1e-10)
+
+
+def test_minibatches_are_shuffled_and_seeded():
+    """Shuffling changes the result; the same seed repeats it exactly."""
+    X, Y = _data([3, 6, 1], "mse")
+
+    def run(seed, batch_size):
+        net = loopnet.Network([3, 6, 1], output_activation="identity", loss="mse", seed=seed)
+        net.set_weights(loopnet.Network([3, 6, 1], seed=0).weights)  # same start for every run
+        net.fit(X, Y, epochs=3, lr=0.1, batch_size=batch_size)
+        return net.params
+
+    np.testing.assert_array_equal(run(1, 8), run(1, 8))
+    assert not np.allclose(run(1, 8), run(2, 8))  # a different shuffle, a different path
+    np.testing.assert_allclose(run(1, None), run(2, None), rtol=1e-15)  # full batch: no shuffle
+
+
+def test_full_batch_history_is_the_loss_before_each_step():
+    X, Y = _data([3, 6, 1], "mse")
+    net = loopnet.Network([3, 6, 1], output_activation="identity", loss="mse", seed=3)
+    expected = []
+    probe = loopnet.Network([3, 6, 1], output_activation="identity", loss="mse")
+    probe.set_weights(net.weights)
+    for _ in range(4):
+        expected.append(probe.loss(X, Y))
+        probe.fit(X, Y, epochs=1, lr=0.1)
+    history = net.fit(X, Y, epochs=4, lr=0.1)["loss"]
+    np.testing.assert_allclose(history, expected, rtol=1e-13)
+
+
+def test_minibatch_history_sums_sse_and_averages_the_rest():
+    """With one step of lr ~ 0 the weights barely move, so the epoch loss is the full-data loss."""
+    for loss, out in (("sse", "identity"), ("mse", "identity"), ("bce", "sigmoid")):
+        X, Y = _data([3, 4, 2], loss)
+        net = loopnet.Network([3, 4, 2], output_activation=out, loss=loss, seed=1)
+        full = net.loss(X, Y)
+        history = net.fit(X, Y, epochs=1, lr=1e-300, batch_size=10)["loss"]
+        assert history[0] == pytest.approx(full, rel=1e-12), loss
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dtype_is_kept_end_to_end(dtype):
+    X, Y = _data([4, 5, 2], "sse")
+    net = loopnet.Network([4, 5, 2], output_activation="identity", dtype=dtype, seed=0)
+    net.fit(X, Y, epochs=2, lr=0.01, batch_size=16)
+    assert net.params.dtype == np.dtype(dtype)
+    assert net.forward(X).dtype == np.dtype(dtype)
+    assert all(W.dtype == np.dtype(dtype) and db.dtype == np.dtype(dtype) for W, db in net.gradients(X, Y))
+
+
+def test_predict_is_forward_and_forward_is_the_layer_formula():
+    X, _ = _data([3, 4, 2], "sse", N=6)
+    net = loopnet.Network(
+        [3, 4, 2], activation="tanh", output_activation="softmax", loss="cross_entropy", seed=2
+    )
+    (W1, b1), (W2, b2) = net.weights
+    z2 = np.tanh(X @ W1 + b1) @ W2 + b2
+    expected = np.exp(z2) / np.exp(z2).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(net.forward(X), expected, rtol=1e-13)
+    np.testing.assert_array_equal(net.predict(X), net.forward(X))
+
+
+def test_loops_fit_is_one_compiled_call_whatever_the_epochs():
+    """No per-step Python: the number of Python calls made by fit does not grow with epochs."""
+    X, Y = _data([3, 6, 1], "mse")
+    net = loopnet.Network([3, 6, 1], output_activation="identity", loss="mse", seed=0)
+    net.fit(X, Y, epochs=1, lr=0.01, batch_size=8)  # compile outside the count
+
+    def python_calls(epochs):
+        calls = 0
+
+        def count(frame, event, arg):
+            nonlocal calls
+            calls += event == "call"
+
+        sys.setprofile(count)
+        try:
+            net.fit(X, Y, epochs=epochs, lr=0.01, batch_size=8)
+        finally:
+            sys.setprofile(None)
+        return calls
+
+    assert python_calls(2) == python_calls(200)
+    assert isinstance(kernels.train_sgd, type(kernels.dense_forward))  # both compiled dispatchers
+
+
+ALLOC_SCRIPT = textwrap.dedent(
+    """
+    import numpy as np, loopnet
+    from numba.core.runtime import rtsys
+    X = np.random.default_rng(0).normal(size=(50, 4)); Y = (X[:, :1] > 0).astype(float)
+    net = loopnet.Network([4, 6, 1], seed=0)
+    net.fit(X, Y, epochs=1, lr=0.1, batch_size=8)
+    counts = []
+    for epochs in (10, 1000):
+        before = rtsys.get_allocation_stats().alloc
+        net.fit(X, Y, epochs=epochs, lr=0.1, batch_size=8)
+        counts.append(rtsys.get_allocation_stats().alloc - before)
+    print("ALLOCS", *counts)
+    """
+)
+
+
+def test_no_allocation_inside_the_epoch_loop():
+    """Numba's runtime allocation count for a fit is the same for 10 and for 1000 epochs."""
+    env = dict(os.environ, NUMBA_NRT_STATS="1")
+    done = subprocess.run([sys.executable, "-c", ALLOC_SCRIPT], env=env, capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    ten, thousand = map(int, done.stdout.split("ALLOCS")[1].split())
+    assert ten == thousand

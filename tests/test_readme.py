@@ -1,0 +1,41 @@
+"""The README's Python code runs as written, and says what it prints."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_readme_code_runs_and_prints_what_it_claims(tmp_path, monkeypatch):
+    blocks = _python_blocks()
+    assert len(blocks) >= 2
+    monkeypatch.chdir(tmp_path)  # the README saves a file
+    namespace: dict = {}
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        for block in blocks:
+            exec(compile(block, str(README), "exec"), namespace)
+    history, net, X = namespace["history"], namespace["net"], namespace["X"]
+    assert history["loss"][0] > 0.7 and history["loss"][-1] < 0.001  # "from ~0.73 to ~0.0007"
+    np.testing.assert_array_equal((net.predict(X).ravel() > 0.5), [False, True, True, False])
+    assert "[0.    0.999 0.999 0.001]" in printed.getvalue()
+    assert (tmp_path / "xor.npz").exists()
+
+
+def test_readme_opens_with_the_two_commands():
+    text = README.read_text()
+    first_block = re.search(r"```bash\n(.*?)```", text, flags=re.S).group(1)
+    commands = [line.split("#")[0].strip() for line in first_block.strip().splitlines()]
+    assert commands == ["pip install . && loopnet demo", 'pip install ".[test]" && python -m pytest']
+    ci = (README.parent / ".ci" / "run").read_text()
+    assert "python -m pytest" in ci and '".[test]"' in ci
