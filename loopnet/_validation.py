@@ -52,8 +52,15 @@ def as_matrix(data, name: str, n_columns: int, dtype: np.dtype, *, allow_1d: boo
         raise TypeError(f"{name} must be an array of numbers, got None")
     if isinstance(data, str | bytes):
         raise TypeError(f"{name} must be an array of numbers, got a string")
-    arr = np.asarray(data)
-    if arr.dtype.kind in "USO" or arr.dtype.kind == "V":
+    try:
+        arr = np.asarray(data)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{name} must be a rectangular array of numbers: {exc}") from exc
+    if arr.dtype.kind in "USV":
+        raise TypeError(f"{name} must hold numbers; got an array of dtype {arr.dtype}")
+    if arr.dtype.kind == "O":  # e.g. a list mixing Python and NumPy numbers
+        if any(v is None or isinstance(v, str | bytes) for v in arr.flat):
+            raise TypeError(f"{name} must hold numbers only; it holds None or strings")
         try:
             arr = arr.astype(np.float64)
         except (TypeError, ValueError) as exc:
@@ -82,7 +89,8 @@ def as_matrix(data, name: str, n_columns: int, dtype: np.dtype, *, allow_1d: boo
         raise ValueError(
             f"{name} must have {n_columns} columns (the network's layer size); got shape {arr.shape}"
         )
-    out = np.array(arr, dtype=dtype, order="C", copy=True)
+    with np.errstate(over="ignore"):  # a value too big for float32 is reported below, not warned about
+        out = np.array(arr, dtype=dtype, order="C", copy=True)
     if not np.all(np.isfinite(out)):
         bad = np.argwhere(~np.isfinite(out))[0]
         where = f"{name}[{bad[0]}, {bad[1]}]"

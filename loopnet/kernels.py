@@ -383,7 +383,7 @@ def train_sgd(params, grads, sizes, acts, loss_code, X, Y, lr, batch_size, rng_s
             batch_loss = loss_value(
                 loss_code, work_view_c(zbuf, sizes, L - 1, m), work_view_c(abuf, sizes, L - 1, m), Ym
             )
-            total += batch_loss if summed else batch_loss * m / N
+            total += batch_loss if summed else batch_loss * (m / N)  # m / N is 1.0 exactly for full batch
             backward_pass(params, grads, sizes, acts, loss_code, Xm, Ym, zbuf, abuf, dbuf)
             sgd_update(params, grads, lr)
         losses[e] = total

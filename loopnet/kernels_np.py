@@ -156,7 +156,7 @@ def train_sgd_np(params, grads, sizes, acts, loss_code, X, Y, lr, batch_size, rn
             batch_loss = loss_value_np(
                 loss_code, work_view(zbuf, sizes, L - 1, m), work_view(abuf, sizes, L - 1, m), Ym
             )
-            total += batch_loss if summed else batch_loss * m / N
+            total += batch_loss if summed else batch_loss * (m / N)
             backward_pass_np(params, grads, sizes, acts, loss_code, Xm, Ym, zbuf, abuf, dbuf)
             sgd_update_np(params, grads, lr)
         losses[e] = total

@@ -107,14 +107,22 @@ class Network:
         n_hidden = len(self.sizes) - 2
         if isinstance(activation, str):
             hidden = [activation] * n_hidden
-            _activation_code(activation, hidden=True)  # a bad name fails even with no hidden layer
-        else:
+            if n_hidden:
+                _activation_code(activation, hidden=True)
+            else:  # no hidden layer: the name is unused, but a misspelling should still be caught
+                _activation_code(activation, hidden=False)
+        elif isinstance(activation, Sequence):
             hidden = list(activation)
             if len(hidden) != n_hidden:
                 raise ValueError(
                     f"activation needs one name per hidden layer: {n_hidden} for sizes "
                     f"{list(self.sizes)}; got {len(hidden)}"
                 )
+        else:
+            raise TypeError(
+                f"activation must be a name like 'relu' or a list of names, one per hidden layer; "
+                f"got {type(activation).__name__} {activation!r}"
+            )
         codes = [_activation_code(name, hidden=True) for name in hidden]
         codes.append(_activation_code(output_activation, hidden=False))
         if output_activation == "softmax" and self.sizes[-1] < 2:
@@ -144,7 +152,7 @@ class Network:
 
     @backend.setter
     def backend(self, name: str) -> None:
-        if name not in BACKENDS:
+        if not isinstance(name, str) or name not in BACKENDS:
             raise ValueError(f"unknown backend {name!r}; expected one of {', '.join(BACKENDS)}")
         self._backend = name
         self._kernels = BACKENDS[name]
@@ -188,22 +196,28 @@ class Network:
 
     def set_weights(self, weights: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
         """Replace every parameter; ``weights`` has the structure of :attr:`weights`."""
-        weights = list(weights)
+        expected = f"a list of {self.n_layers} (W, b) pairs, one per layer, like net.weights"
+        if not isinstance(weights, Sequence):
+            raise TypeError(f"weights must be {expected}; got {type(weights).__name__}")
         if len(weights) != self.n_layers:
-            raise ValueError(f"expected {self.n_layers} (W, b) pairs, one per layer; got {len(weights)}")
+            raise ValueError(f"weights must be {expected}; got {len(weights)} items")
         new = np.empty_like(self.params)
         for l, (pair, (W, b)) in enumerate(zip(weights, self._views(new))):
-            if len(pair) != 2:
-                raise ValueError(f"layer {l}: expected a (W, b) pair, got {len(pair)} items")
+            if not isinstance(pair, Sequence) or len(pair) != 2:
+                got = f"{len(pair)} items" if isinstance(pair, Sequence) else type(pair).__name__
+                raise ValueError(f"weights[{l}] must be a (W, b) pair; got {got}")
             for name, src, dst in (("W", pair[0], W), ("b", pair[1], b)):
                 arr = np.asarray(src)
                 if arr.dtype.kind not in "biuf":
                     raise TypeError(f"layer {l} {name} must hold real numbers, got dtype {arr.dtype}")
                 if arr.shape != dst.shape:
                     raise ValueError(f"layer {l} {name} must have shape {dst.shape}, got {arr.shape}")
-                dst[...] = arr
+                if not np.all(np.isfinite(arr)):
+                    raise ValueError(f"layer {l} {name} must hold only finite numbers")
+                with np.errstate(over="ignore"):
+                    dst[...] = arr
                 if not np.all(np.isfinite(dst)):
-                    raise ValueError(f"layer {l} {name} must hold only finite numbers ({self.dtype.name})")
+                    raise ValueError(f"layer {l} {name} has values that do not fit in {self.dtype.name}")
         self.params[...] = new
 
     # --- data -------------------------------------------------------------------
@@ -340,12 +354,19 @@ class Network:
 
 def load(path: str | os.PathLike) -> Network:
     """Read a network written by :meth:`Network.save`."""
-    with np.load(path, allow_pickle=False) as data:
+    not_ours = f"{os.fspath(path)!r} is not a loopnet network file (write one with Network.save)"
+    data = np.load(path, allow_pickle=False)
+    if not isinstance(data, np.lib.npyio.NpzFile):  # a plain .npy array
+        raise ValueError(not_ours)
+    with data:
         if "config" not in data or "params" not in data:
-            raise ValueError(f"{os.fspath(path)!r} is not a loopnet network file")
-        meta = json.loads(str(data["config"]))
+            raise ValueError(not_ours)
+        try:
+            meta = json.loads(str(data["config"]))
+        except json.JSONDecodeError as exc:
+            raise ValueError(not_ours) from exc
         params = data["params"]
-    if meta.pop("format", None) != "loopnet":
+    if not isinstance(meta, dict) or meta.pop("format", None) != "loopnet":
         raise ValueError(f"{os.fspath(path)!r} is not a loopnet network file")
     version = meta.pop("version")
     if version > FORMAT_VERSION:
