@@ -41,18 +41,21 @@ def _sigmoid(x):
     return 1.0 / (1.0 + math.exp(-x))
 
 
+def _article_start():
+    """Seed 003's start: the legacy generator seeded 42, three uniform weights then one uniform bias."""
+    state = np.random.RandomState(42)
+    return [float(v) for v in state.rand(3, 1).ravel()], float(state.rand(1)[0])
+
+
 def _published_rule_by_hand(epochs):
     """Seed 003's rule re-derived with scalar loops, independently of loopnet.
 
-    Start: legacy generator seeded 42, three uniform weights then one uniform bias.
     Each epoch: out_r = s(x_r . w + b); step_r = (out_r - y_r) s(out_r) (1 - s(out_r)),
     the derivative wrongly taken at the output; w_i -= 0.05 sum_r x_ri step_r;
     then b -= 0.05 step_r for each record in turn.
     """
     X, Y = datasets.perceptron_records()
-    state = np.random.RandomState(42)
-    w = [float(v) for v in state.rand(3, 1).ravel()]
-    b = float(state.rand(1)[0])
+    w, b = _article_start()
     for _ in range(epochs):
         outs = [_sigmoid(sum(X[r, i] * w[i] for i in range(3)) + b) for r in range(7)]
         steps = [(o - Y[r, 0]) * _sigmoid(o) * (1 - _sigmoid(o)) for r, o in enumerate(outs)]
@@ -65,9 +68,7 @@ def _published_rule_by_hand(epochs):
 def _correct_rule_by_hand(epochs):
     """The right gradient of 1/2 SSE, every parameter stepped together, from the same start."""
     X, Y = datasets.perceptron_records()
-    state = np.random.RandomState(42)
-    w = [float(v) for v in state.rand(3, 1).ravel()]
-    b = float(state.rand(1)[0])
+    w, b = _article_start()
     for _ in range(epochs):
         outs = [_sigmoid(sum(X[r, i] * w[i] for i in range(3)) + b) for r in range(7)]
         deltas = [(o - Y[r, 0]) * o * (1 - o) for r, o in enumerate(outs)]
