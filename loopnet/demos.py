@@ -103,7 +103,8 @@ def xor_gate(epochs: int = 3000, backend: str = "loops") -> list[DemoResult]:
 
 
 PERCEPTRON_POINTS = np.array([[1, 0, 0], [0, 1, 0]], dtype=np.float64)
-"""The two points seed 003 predicts; the records label them 0 and 1."""
+PERCEPTRON_LABELS = np.array([[0.0], [1.0]])
+"""The two points seed 003 predicts, and their labels in the records."""
 
 
 def _published_start() -> tuple[np.ndarray, np.ndarray]:
@@ -147,7 +148,7 @@ def perceptron_as_published(epochs: int = 25000) -> DemoResult:
         f"perceptron AS PUBLISHED (seed 003's rule, quirks included -- not the correct gradient): "
         f"3-1 sigmoid, lr 0.05, {epochs} epochs, start np.random.seed(42) rand"
     )
-    return DemoResult(title, history, PERCEPTRON_POINTS, np.array([[0.0], [1.0]]), predictions)
+    return DemoResult(title, history, PERCEPTRON_POINTS, PERCEPTRON_LABELS, predictions)
 
 
 def perceptron(epochs: int = 25000, backend: str = "loops", as_published: bool = False) -> list[DemoResult]:
@@ -164,7 +165,7 @@ def perceptron(epochs: int = 25000, backend: str = "loops", as_published: bool =
         f"perceptron (seed 003), correct gradient: 3-1 sigmoid, loss sse, lr 0.05, {epochs} epochs, "
         "same start as the article"
     )
-    results = [_train(title, net, X, Y, epochs, 0.05, PERCEPTRON_POINTS, np.array([[0.0], [1.0]]))]
+    results = [_train(title, net, X, Y, epochs, 0.05, PERCEPTRON_POINTS, PERCEPTRON_LABELS)]
     if as_published:
         results.insert(0, perceptron_as_published(epochs))
     return results

@@ -106,10 +106,8 @@ class Network:
         self.sizes = _check_sizes(sizes)
         n_hidden = len(self.sizes) - 2
         if isinstance(activation, str):
-            hidden = [activation] * n_hidden
-            if n_hidden:
-                _activation_code(activation, hidden=True)
-            else:  # no hidden layer: the name is unused, but a misspelling should still be caught
+            hidden = [activation] * n_hidden  # validated with the codes below
+            if not n_hidden:  # no hidden layer: the name is unused, but a misspelling should still be caught
                 _activation_code(activation, hidden=False)
         elif isinstance(activation, Sequence):
             hidden = list(activation)
@@ -366,8 +364,8 @@ def load(path: str | os.PathLike) -> Network:
         except json.JSONDecodeError as exc:
             raise ValueError(not_ours) from exc
         params = data["params"]
-    if not isinstance(meta, dict) or meta.pop("format", None) != "loopnet":
-        raise ValueError(f"{os.fspath(path)!r} is not a loopnet network file")
+    if not isinstance(meta, dict) or meta.pop("format", None) != "loopnet" or "version" not in meta:
+        raise ValueError(not_ours)
     version = meta.pop("version")
     if version > FORMAT_VERSION:
         raise ValueError(f"file format version {version} is newer than this loopnet reads ({FORMAT_VERSION})")
