@@ -46,8 +46,8 @@ def _act(code: int, z: np.ndarray) -> np.ndarray:
     return a
 
 
-def _targets(rng, shape, loss_code, dtype):
-    """Targets that suit the loss: one-hot rows for cross_entropy, [0, 1] for bce."""
+def make_targets(rng, shape, loss_code, dtype):
+    """(N, K) targets that suit the loss: one-hot rows for cross_entropy, [0, 1] for bce."""
     N, K = shape
     if loss_code == LOSSES["cross_entropy"]:
         return np.eye(K, dtype=dtype)[rng.integers(0, K, N)]
@@ -83,14 +83,14 @@ def _loss_args(rng, size, dtype, variant):
     loss_code, code = variant
     N, _, K = size
     z = _normal(rng, (N, K), dtype, scale=2.0)
-    return loss_code, z, _act(code, z), _targets(rng, (N, K), loss_code, dtype)
+    return loss_code, z, _act(code, z), make_targets(rng, (N, K), loss_code, dtype)
 
 
 def _output_delta_args(rng, size, dtype, variant):
     loss_code, code = variant
     N, _, K = size
     z = _normal(rng, (N, K), dtype, scale=2.0)
-    return (loss_code, code, z, _act(code, z), _targets(rng, (N, K), loss_code, dtype),
+    return (loss_code, code, z, _act(code, z), make_targets(rng, (N, K), loss_code, dtype),
             _unwritten((N, K), dtype))  # fmt: skip
 
 
@@ -127,7 +127,7 @@ def _network(rng, size, dtype, variant):
     n_params = int(sum(sizes[q] * sizes[q + 1] + sizes[q + 1] for q in range(2)))
     params = _normal(rng, n_params, dtype, scale=0.5)
     X = _normal(rng, (N, I), dtype)
-    Y = _targets(rng, (N, 2), LOSSES[loss], dtype)
+    Y = make_targets(rng, (N, 2), LOSSES[loss], dtype)
     units = int(sizes[1:].sum())
     bufs = [_unwritten(N * units, dtype) for _ in range(3)]  # zbuf, abuf, dbuf
     return sizes, acts, LOSSES[loss], params, X, Y, bufs

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 import loopnet
-from loopnet.registry import NETWORKS
+from loopnet.losses import LOSSES
+from loopnet.registry import NETWORKS, make_targets
 
 BACKENDS = ("loops", "numpy")
 HIDDEN = ("identity", "sigmoid", "tanh", "relu", "leaky_relu")
@@ -78,11 +79,7 @@ def _act(name: str, z: np.ndarray) -> np.ndarray:
 
 def _targets(rng: np.random.Generator, loss: str, N: int, K: int) -> np.ndarray:
     """Targets that suit the loss: one-hot rows for cross_entropy, soft labels in [0, 1] for bce."""
-    if loss == "cross_entropy":
-        return np.eye(K)[rng.integers(0, K, N)]
-    if loss == "bce":
-        return rng.random((N, K))
-    return rng.normal(size=(N, K))
+    return make_targets(rng, (N, K), LOSSES[loss], np.float64)
 
 
 # relu and leaky_relu have a kink at z = 0, where neither the one-sided nor the central difference is the
