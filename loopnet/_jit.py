@@ -10,8 +10,27 @@ compiled:
   separate networks at the same time.
 * ``error_model="numpy"`` -- division by zero gives ``inf``/``nan`` as in NumPy
   instead of raising, which also lets LLVM vectorise divisions.
-* no ``fastmath``: the plain kernels are the reference that every faster kernel
-  is tested against, so they keep strict IEEE semantics (a NaN check works).
+* no ``fastmath`` for :data:`kernel`: the plain kernels are the reference that
+  every faster kernel is tested against, so they keep strict IEEE semantics.
+
+The fast kernels (``fast.py``) add :data:`FASTMATH_FLAGS` -- chosen one by one:
+
+* ``reassoc`` lets LLVM reorder a sum, which is what turns the 16 scalar
+  accumulators of a register-blocked product into SIMD reductions (2-7x);
+* ``contract`` lets ``a * b + c`` become one fused multiply-add;
+* ``nsz`` and ``arcp`` (ignore the sign of zero, divide by multiplying with a
+  reciprocal) unlock the remaining vector forms.
+
+Deliberately left out: ``nnan`` and ``ninf`` (LLVM could then delete the NaN and
+infinity handling, and a diverged network must still show NaN, not garbage) and
+``afn`` (approximate libm calls: the exp that matters is written out in
+``fast.py`` with its accuracy stated).
+
+:data:`parallel_kernel` adds ``parallel=True`` for the few drivers that spread
+bands of rows over threads with ``prange``. Every variant is its own
+module-level function: Numba's cache keys a function by its name and source
+line, not by its decorator flags, so one function compiled twice with different
+flags would share (and clobber) one cache entry.
 
 Kernels take an integer code for the activation and the loss instead of a
 function argument: a function passed as an argument defeats the on-disk cache,
@@ -31,5 +50,17 @@ JIT_OPTIONS: dict[str, object] = {
     "error_model": "numpy",
 }
 
+FASTMATH_FLAGS: frozenset[str] = frozenset({"reassoc", "contract", "nsz", "arcp"})
+
+FAST_OPTIONS: dict[str, object] = {**JIT_OPTIONS, "fastmath": set(FASTMATH_FLAGS)}
+
+PARALLEL_OPTIONS: dict[str, object] = {**FAST_OPTIONS, "parallel": True}
+
 kernel = numba.njit(**JIT_OPTIONS)
-"""Decorator for every compiled loop in loopnet (see the module docstring)."""
+"""Decorator for the plain, strict loop kernels (see the module docstring)."""
+
+fast_kernel = numba.njit(**FAST_OPTIONS)
+"""Decorator for the fast loop kernels: :data:`kernel` plus :data:`FASTMATH_FLAGS`."""
+
+parallel_kernel = numba.njit(**PARALLEL_OPTIONS)
+"""Decorator for the ``prange`` drivers: :data:`fast_kernel` plus ``parallel=True``."""

@@ -5,9 +5,10 @@ kernels see per-layer views of it (layout in ``kernels.py``). That makes the
 SGD update one loop over every parameter, save/load one array, and lets any
 number of layers into compiled code without typed lists.
 
-``backend="loops"`` runs the compiled loop kernels of ``kernels.py`` -- a whole
-``fit`` is one call into compiled code. ``backend="numpy"`` runs their twins in
-``kernels_np.py``. The two give the same numbers to rounding.
+``backend="loops"`` runs the fast compiled loops of ``fast.py`` -- a whole
+``fit`` is one call into compiled code. ``backend="numpy"`` runs the twins in
+``kernels_np.py``, ``backend="plain"`` the reading-path loops of ``kernels.py``
+that both are tested against. All three give the same numbers to rounding.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from . import fast as _fast
 from . import kernels as _loops
 from . import kernels_np as _numpy
 from ._validation import (
@@ -35,16 +37,22 @@ from .losses import code_of as _loss_code
 
 BACKENDS: dict[str, SimpleNamespace] = {
     "loops": SimpleNamespace(
-        forward_pass=_loops.forward_pass,
-        backward_pass=_loops.backward_pass,
-        loss_value=_loops.loss_value,
-        train_sgd=_loops.train_sgd,
+        forward_pass=_fast.forward_pass,
+        backward_pass=_fast.backward_pass,
+        loss_value=_fast.loss_value,
+        train_sgd=_fast.train_sgd,
     ),
     "numpy": SimpleNamespace(
         forward_pass=_numpy.forward_pass_np,
         backward_pass=_numpy.backward_pass_np,
         loss_value=_numpy.loss_value_np,
         train_sgd=_numpy.train_sgd_np,
+    ),
+    "plain": SimpleNamespace(
+        forward_pass=_loops.forward_pass,
+        backward_pass=_loops.backward_pass,
+        loss_value=_loops.loss_value,
+        train_sgd=_loops.train_sgd,
     ),
 }
 """Backend name -> the four whole-network kernels it runs (same signatures)."""
@@ -70,8 +78,10 @@ class Network:
     loss : {"sse", "mse", "bce", "cross_entropy"}
         Definitions in shared/DESIGN.md and ``loopnet.losses``. ``bce`` needs a
         sigmoid output, ``cross_entropy`` a softmax output.
-    backend : {"loops", "numpy"}
-        Compiled loops, or their NumPy twin. Can be changed later.
+    backend : {"loops", "numpy", "plain"}
+        The fast compiled loops (multi-threaded where that pays: set the
+        thread count with ``numba.set_num_threads``), their NumPy twin, or the
+        plain reading-path loops. Can be changed later.
     dtype : {"float64", "float32"}
     seed : int, numpy.random.Generator or None
         Seeds the initial weights and the minibatch shuffling.
@@ -145,7 +155,7 @@ class Network:
 
     @property
     def backend(self) -> str:
-        """``"loops"`` (compiled loop kernels) or ``"numpy"`` (their NumPy twin)."""
+        """``"loops"`` (fast compiled loops), ``"numpy"`` (their twin) or ``"plain"`` (reading-path loops)."""
         return self._backend
 
     @backend.setter

@@ -1,0 +1,763 @@
+"""The fast loop kernels: the same equations as ``kernels.py``, still loops, arranged for speed.
+
+``backend="loops"`` runs these. Each one names the plain kernel it equals; the
+tests hold every pair equal to rounding (the fast ones may sum in a different
+order: see ``_jit.FASTMATH_FLAGS``). What makes them fast, in the order it
+matters:
+
+1. **A register-blocked product core.** All three products of a training step
+   are written as one shape, ``C = A @ B.T`` with both operands read along
+   contiguous rows::
+
+       F1  z      = a_prev @ W          = a_prev     @ (W.T).T     A = a_prev (N, I),  B = W.T (J, I)
+       B2  d_prev = delta  @ W.T        = delta      @  W.T        A = delta  (N, J),  B = W   (I, J)
+       B3  dW     = a_prev.T @ delta    = a_prev.T   @ (delta.T).T A = a_prev.T (I, N), B = delta.T (J, N)
+
+   :func:`abt_rows4` computes a 4 x 4 block of C in 16 local accumulators while
+   the innermost loop runs along both contiguous rows; with ``reassoc`` LLVM
+   turns the 16 sums into SIMD reductions. So the network keeps a transposed
+   copy of every W (refreshed after each update) and the forward and backward
+   passes also write transposed copies of the activations and deltas.
+2. **Fusion.** Rows are done in bands of four. Once a band of z is summed, the
+   bias, the activation and the transposed copy are applied to it while it is
+   still in cache (F1 + F2); once a band of the back-propagated sum is done,
+   the activation derivative is applied to it (B2).
+3. **exp as a loop.** :func:`exp_approx` is a polynomial LLVM can vectorise
+   (there is no vector ``exp`` library here, and Numba's ``np.exp`` is scalar).
+4. **Threads.** ``*_par`` drivers hand the bands to ``prange``. A band is
+   always summed by one thread in one fixed order, so the results are
+   bit-for-bit the same for any number of threads (tested). Small products stay
+   on one thread: waking the pool costs more than they do.
+5. **Whole runs in one call.** ``train_sgd_fast`` runs every epoch; the work
+   buffers are allocated once, by the caller.
+
+The functions at the bottom (:func:`forward_pass`, :func:`backward_pass`,
+:func:`train_sgd`) have the plain kernels' signatures: they allocate the
+transposed buffers and call the compiled whole-network kernels, so
+``loopnet.Network`` can swap backends without knowing any of this.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import prange, types
+from numba.extending import intrinsic
+
+from . import kernels as _plain
+from ._jit import fast_kernel, kernel, parallel_kernel
+from .activations import (
+    LEAKY_RELU,
+    LEAKY_SLOPE,
+    RELU,
+    SIGMOID,
+    SOFTMAX,
+    TANH,
+    activate_scalar,
+    derivative_scalar,
+)
+from .kernels import gather_rows, loss_value, output_delta, param_views_c, shuffle, work_view_c
+from .losses import SSE
+
+PARALLEL_MIN_WORK = 1 << 15
+"""Products with fewer multiply-adds than this (N * I * J) stay on one thread."""
+
+# --- exp, written so that a loop of it vectorises ----------------------------
+
+
+@intrinsic
+def _float64_from_bits(typingctx, bits):
+    """Reinterpret the 64 bits of an int64 as a float64 (no conversion)."""
+    sig = types.float64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return sig, codegen
+
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 split in two: k * _LN2_HI is exact for |k| < 2^11
+_LN2_LO = 1.90821492927058770002e-10
+_EXP_MIN = -708.0  # exp(-708) = 3.3e-308, near the smallest normal float64: below it, return 0
+_EXP_MAX = 709.782712893384  # log of the largest float64: above it, return inf
+
+
+@kernel
+def exp_approx(x):
+    """exp(x) for a float64 x, within 2 ulp, as branch-free arithmetic LLVM can vectorise.
+
+    exp(x) = 2^k * exp(r),  k = round(x / ln 2),  r = x - k ln 2  in [-ln2/2, ln2/2]
+
+    exp(r) is its Taylor series to r^13 (the next term is below 4e-18 of the
+    sum), 2^k is built directly in the float's exponent bits. Compiled without
+    fastmath: reassociation would undo the two-part ln 2 that keeps r exact.
+    Returns 0 for x < -708 (exp is below 3.3e-308 there), inf above
+    log(max float64) and NaN for NaN.
+    """
+    t = x
+    if t < _EXP_MIN:
+        t = _EXP_MIN
+    if t > _EXP_MAX:
+        t = _EXP_MAX
+    k = np.floor(t * _LOG2E + 0.5)
+    r = (t - k * _LN2_HI) - k * _LN2_LO
+    p = 1.0 / 6227020800.0  # 1/13!
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    y = p * _float64_from_bits((np.int64(k) + 1022) << 52) * 2.0  # 2^(k-1) * 2: k = 1024 stays finite
+    if x < _EXP_MIN:
+        y = 0.0
+    if x > _EXP_MAX:
+        y = np.inf
+    return y
+
+
+# --- the product core: C = A @ B.T, 4 x 4 blocks in registers ----------------
+
+
+@fast_kernel
+def abt_rows4(A, B, C, r0):
+    """Rows r0..r0+3 of C = A @ B.T, in 4 x 4 blocks held in 16 local sums.
+
+    C[n, j] = sum_k A[n, k] * B[j, k]      (every product of kernels.py in this form)
+
+    A (M, K) and B (J, K) are read along rows, contiguously; each block loads 4
+    values of A and 4 of B per k for 16 multiply-adds. Columns left over when J
+    is not a multiple of 4 are done 4 x 1. A (M, K), B (J, K) -> C (M, J) rows
+    r0..r0+3, overwritten.
+    """
+    a0 = A[r0]
+    a1 = A[r0 + 1]
+    a2 = A[r0 + 2]
+    a3 = A[r0 + 3]
+    K = A.shape[1]
+    J = B.shape[0]
+    zero = C.dtype.type(0)
+    for j0 in range(0, J - 3, 4):
+        b0 = B[j0]
+        b1 = B[j0 + 1]
+        b2 = B[j0 + 2]
+        b3 = B[j0 + 3]
+        c00 = c01 = c02 = c03 = zero
+        c10 = c11 = c12 = c13 = zero
+        c20 = c21 = c22 = c23 = zero
+        c30 = c31 = c32 = c33 = zero
+        for k in range(K):  # views from 0 and range(K): a runtime start would stop vectorisation
+            x0 = a0[k]
+            x1 = a1[k]
+            x2 = a2[k]
+            x3 = a3[k]
+            y0 = b0[k]
+            y1 = b1[k]
+            y2 = b2[k]
+            y3 = b3[k]
+            c00 += x0 * y0
+            c01 += x0 * y1
+            c02 += x0 * y2
+            c03 += x0 * y3
+            c10 += x1 * y0
+            c11 += x1 * y1
+            c12 += x1 * y2
+            c13 += x1 * y3
+            c20 += x2 * y0
+            c21 += x2 * y1
+            c22 += x2 * y2
+            c23 += x2 * y3
+            c30 += x3 * y0
+            c31 += x3 * y1
+            c32 += x3 * y2
+            c33 += x3 * y3
+        C[r0, j0] = c00
+        C[r0, j0 + 1] = c01
+        C[r0, j0 + 2] = c02
+        C[r0, j0 + 3] = c03
+        C[r0 + 1, j0] = c10
+        C[r0 + 1, j0 + 1] = c11
+        C[r0 + 1, j0 + 2] = c12
+        C[r0 + 1, j0 + 3] = c13
+        C[r0 + 2, j0] = c20
+        C[r0 + 2, j0 + 1] = c21
+        C[r0 + 2, j0 + 2] = c22
+        C[r0 + 2, j0 + 3] = c23
+        C[r0 + 3, j0] = c30
+        C[r0 + 3, j0 + 1] = c31
+        C[r0 + 3, j0 + 2] = c32
+        C[r0 + 3, j0 + 3] = c33
+    for j in range(J - J % 4, J):
+        b = B[j]
+        c0 = c1 = c2 = c3 = zero
+        for k in range(K):
+            y = b[k]
+            c0 += a0[k] * y
+            c1 += a1[k] * y
+            c2 += a2[k] * y
+            c3 += a3[k] * y
+        C[r0, j] = c0
+        C[r0 + 1, j] = c1
+        C[r0 + 2, j] = c2
+        C[r0 + 3, j] = c3
+
+
+@fast_kernel
+def abt_row1(A, B, C, r):
+    """Row r of C = A @ B.T, four columns at a time (the rows left over by abt_rows4)."""
+    a = A[r]
+    K = A.shape[1]
+    J = B.shape[0]
+    zero = C.dtype.type(0)
+    for j0 in range(0, J - 3, 4):
+        b0 = B[j0]
+        b1 = B[j0 + 1]
+        b2 = B[j0 + 2]
+        b3 = B[j0 + 3]
+        c0 = c1 = c2 = c3 = zero
+        for k in range(K):
+            x = a[k]
+            c0 += x * b0[k]
+            c1 += x * b1[k]
+            c2 += x * b2[k]
+            c3 += x * b3[k]
+        C[r, j0] = c0
+        C[r, j0 + 1] = c1
+        C[r, j0 + 2] = c2
+        C[r, j0 + 3] = c3
+    for j in range(J - J % 4, J):
+        b = B[j]
+        c = zero
+        for k in range(K):
+            c += a[k] * b[k]
+        C[r, j] = c
+
+
+@fast_kernel
+def abt_band(A, B, C, band):
+    """Rows 4 band .. 4 band + 3 of C = A @ B.T (fewer in the last band); returns how many."""
+    r0 = 4 * band
+    rows = min(4, A.shape[0] - r0)
+    if rows == 4:
+        abt_rows4(A, B, C, r0)
+    else:
+        for r in range(r0, r0 + rows):
+            abt_row1(A, B, C, r)
+    return rows
+
+
+@fast_kernel
+def abt_product(A, B, C):
+    """C = A @ B.T on one thread: the product core alone (benchmarks and tests).
+
+    C[n, j] = sum_k A[n, k] * B[j, k];  A (M, K), B (J, K) -> C (M, J).
+    """
+    for band in range((A.shape[0] + 3) // 4):
+        abt_band(A, B, C, band)
+
+
+@parallel_kernel
+def abt_product_par(A, B, C):
+    """C = A @ B.T with the bands of rows shared among Numba's threads."""
+    for band in prange((A.shape[0] + 3) // 4):
+        abt_band(A, B, C, band)
+
+
+# --- element-wise epilogues, one row at a time -----------------------------
+
+
+@fast_kernel
+def bias_activate_row(code, b, z, a):
+    """F1's bias and F2 on one row: z[j] += b[j], then a[j] = f(z[j]) (softmax over the row).
+
+    Equals kernels.activate after kernels.dense_forward's bias, with exp_approx
+    for exp. Sums and exps are done in float64 whatever the dtype.
+    b, z, a (J,); z and a written in place.
+    """
+    J = z.shape[0]
+    for j in range(J):
+        z[j] += b[j]
+    zero = a.dtype.type(0)
+    if code == SIGMOID:
+        for j in range(J):  # 1 / (1 + e^-z) for z >= 0, e^z / (1 + e^z) below: never exp of a positive
+            v = np.float64(z[j])
+            e = exp_approx(-abs(v))
+            a[j] = (1.0 if v >= 0 else e) / (1.0 + e)
+    elif code == TANH:
+        for j in range(J):
+            a[j] = np.tanh(z[j])
+    elif code == RELU:
+        for j in range(J):
+            v = z[j]
+            a[j] = v if v > 0 else zero * v
+    elif code == LEAKY_RELU:
+        slope = a.dtype.type(LEAKY_SLOPE)
+        for j in range(J):
+            v = z[j]
+            a[j] = v if v > 0 else slope * v
+    elif code == SOFTMAX:
+        m = z[0]
+        for j in range(1, J):
+            m = max(m, z[j])
+        total = 0.0
+        for j in range(J):
+            e = exp_approx(np.float64(z[j] - m))
+            a[j] = e
+            total += e
+        scale = 1.0 / total
+        for j in range(J):
+            a[j] *= scale
+    else:  # identity
+        for j in range(J):
+            a[j] = z[j]
+
+
+@fast_kernel
+def derivative_row(code, z, a, d):
+    """B2's last factor on one row: d[i] *= f'(z[i]), using a = f(z) where that is cheaper.
+
+    Same formulas as activations.derivative_scalar, with constants of the row's dtype.
+    z, a (I,) of the previous layer; d (I,) written in place.
+    """
+    I = d.shape[0]
+    one = d.dtype.type(1)
+    zero = d.dtype.type(0)
+    if code == SIGMOID:
+        for i in range(I):
+            d[i] *= a[i] * (one - a[i])
+    elif code == TANH:
+        for i in range(I):
+            d[i] *= one - a[i] * a[i]
+    elif code == RELU:
+        for i in range(I):
+            d[i] *= one if z[i] > 0 else zero
+    elif code == LEAKY_RELU:
+        slope = d.dtype.type(LEAKY_SLOPE)
+        for i in range(I):
+            d[i] *= one if z[i] > 0 else slope
+    # identity: f' = 1
+
+
+@fast_kernel
+def write_column(row, T, n):
+    """T[:, n] = row: one row of a batch into its transposed copy."""
+    for j in range(row.shape[0]):
+        T[j, n] = row[j]
+
+
+@fast_kernel
+def transpose(src, dst):
+    """dst = src.T, in 16 x 16 tiles so both sides stay in cache. src (R, C) -> dst (C, R)."""
+    R, C = src.shape
+    for r0 in range(0, R, 16):
+        r1 = min(r0 + 16, R)
+        for c0 in range(0, C, 16):
+            c1 = min(c0 + 16, C)
+            for r in range(r0, r1):
+                for c in range(c0, c1):
+                    dst[c, r] = src[r, c]
+
+
+# --- one layer: fused steps, a band of four rows at a time ----------------
+
+
+@fast_kernel
+def dense_forward_band(a_prev, WT, b, code, z, a, aT, band):
+    """F1 + F2 for rows 4 band .. 4 band + 3 (equals kernels.dense_forward then kernels.activate).
+
+    z[n, j] = b[j] + sum_i a_prev[n, i] * WT[j, i];   a[n, j] = f(z[n, j]);   aT[j, n] = a[n, j]
+
+    a_prev (N, I), WT (J, I) = W.T, b (J,) -> z, a (N, J) and, unless aT has
+    no columns, aT (J, N).
+    """
+    r0 = 4 * band
+    rows = abt_band(a_prev, WT, z, band)
+    for n in range(r0, r0 + rows):
+        bias_activate_row(code, b, z[n], a[n])
+        if aT.shape[1] > 0:
+            write_column(a[n], aT, n)
+
+
+@fast_kernel
+def dense_forward_fast(a_prev, WT, b, code, z, a, aT):
+    """F1 + F2 for a batch on one thread (see dense_forward_band)."""
+    for band in range((a_prev.shape[0] + 3) // 4):
+        dense_forward_band(a_prev, WT, b, code, z, a, aT, band)
+
+
+@parallel_kernel
+def dense_forward_par(a_prev, WT, b, code, z, a, aT):
+    """F1 + F2 for a batch, bands shared among threads (see dense_forward_band)."""
+    for band in prange((a_prev.shape[0] + 3) // 4):
+        dense_forward_band(a_prev, WT, b, code, z, a, aT, band)
+
+
+@fast_kernel
+def backprop_delta_band(delta, W, code, z_prev, a_prev, delta_prev, delta_prevT, band):
+    """B2 for rows 4 band .. 4 band + 3 (equals kernels.backprop_delta).
+
+    delta_prev[n, i] = (sum_j delta[n, j] * W[i, j]) * f'(z_prev[n, i]);  delta_prevT = delta_prev.T
+
+    delta (N, J), W (I, J), z_prev and a_prev (N, I) -> delta_prev (N, I), delta_prevT (I, N).
+    """
+    r0 = 4 * band
+    rows = abt_band(delta, W, delta_prev, band)
+    for n in range(r0, r0 + rows):
+        derivative_row(code, z_prev[n], a_prev[n], delta_prev[n])
+        write_column(delta_prev[n], delta_prevT, n)
+
+
+@fast_kernel
+def backprop_delta_fast(delta, W, code, z_prev, a_prev, delta_prev, delta_prevT):
+    """B2 for a batch on one thread (see backprop_delta_band)."""
+    for band in range((delta.shape[0] + 3) // 4):
+        backprop_delta_band(delta, W, code, z_prev, a_prev, delta_prev, delta_prevT, band)
+
+
+@parallel_kernel
+def backprop_delta_par(delta, W, code, z_prev, a_prev, delta_prev, delta_prevT):
+    """B2 for a batch, bands shared among threads (see backprop_delta_band)."""
+    for band in prange((delta.shape[0] + 3) // 4):
+        backprop_delta_band(delta, W, code, z_prev, a_prev, delta_prev, delta_prevT, band)
+
+
+@fast_kernel
+def weight_grad_fast(a_prevT, deltaT, dW):
+    """B3 on one thread (equals kernels.weight_grad): dW = a_prev.T @ delta.
+
+    dW[i, j] = sum_n a_prevT[i, n] * deltaT[j, n]
+
+    a_prevT (I, N), deltaT (J, N) -> dW (I, J), overwritten; bands of four i.
+    """
+    abt_product(a_prevT, deltaT, dW)
+
+
+@parallel_kernel
+def weight_grad_par(a_prevT, deltaT, dW):
+    """B3 with the bands of i shared among threads (see weight_grad_fast)."""
+    for band in prange((a_prevT.shape[0] + 3) // 4):
+        abt_band(a_prevT, deltaT, dW, band)
+
+
+@fast_kernel
+def bias_grad_fast(deltaT, db):
+    """B4 (equals kernels.bias_grad): db[j] = sum_n deltaT[j, n], along contiguous rows."""
+    J, N = deltaT.shape
+    for j in range(J):
+        row = deltaT[j]
+        s = db.dtype.type(0)
+        for n in range(N):
+            s += row[n]
+        db[j] = s
+
+
+@fast_kernel
+def sgd_update_fast(params, grads, lr):
+    """U1 (equals kernels.sgd_update): params[p] -= lr * grads[p], lr in the params' dtype."""
+    step = params.dtype.type(lr)
+    for p in range(params.shape[0]):
+        params[p] -= step * grads[p]
+
+
+# --- the whole network ------------------------------------------------------
+#
+# Besides kernels.py's flat buffers, the fast kernels keep transposed copies:
+# ``paramsT`` has the layout of ``params`` with each W replaced by W.T (J x I,
+# the biases unused); ``aTbuf`` and ``dTbuf`` hold each layer's a.T and
+# delta.T (n_l x N) at the offsets work_view uses; ``XT`` is the batch's X.T.
+
+
+@fast_kernel
+def transposed_view(buf, sizes, l, N):
+    """Layer l's (n_l, N) block of a transposed work buffer (aTbuf, dTbuf)."""
+    flat = work_view_c(buf, sizes, l, N)
+    return flat.reshape((flat.shape[1], flat.shape[0]))
+
+
+@fast_kernel
+def weight_t_view(paramsT, sizes, l):
+    """Layer l's W.T (J, I) inside paramsT."""
+    W, _ = param_views_c(paramsT, sizes, l)
+    return W.reshape((W.shape[1], W.shape[0]))
+
+
+@fast_kernel
+def refresh_transposes(params, paramsT, sizes):
+    """paramsT's W.T = params' W for every layer (after each update)."""
+    for l in range(sizes.shape[0] - 1):
+        W, _ = param_views_c(params, sizes, l)
+        transpose(W, weight_t_view(paramsT, sizes, l))
+
+
+@fast_kernel
+def use_threads(threaded, N, I, J):
+    """Whether a product of N x I x J multiply-adds goes to the thread pool."""
+    return threaded and N * I * J >= PARALLEL_MIN_WORK
+
+
+@fast_kernel
+def forward_pass_fast(params, paramsT, sizes, acts, X, zbuf, abuf, aTbuf, threaded):
+    """F1 + F2 for every layer (equals kernels.forward_pass).
+
+    Also fills aTbuf with each hidden layer's a.T for B3, unless aTbuf is empty.
+    """
+    N = X.shape[0]
+    L = sizes.shape[0] - 1
+    for l in range(L):
+        _, b = param_views_c(params, sizes, l)
+        WT = weight_t_view(paramsT, sizes, l)
+        a_prev = X if l == 0 else work_view_c(abuf, sizes, l - 1, N)
+        z = work_view_c(zbuf, sizes, l, N)
+        a = work_view_c(abuf, sizes, l, N)
+        if l < L - 1 and aTbuf.shape[0] > 0:
+            aT = transposed_view(aTbuf, sizes, l, N)
+        else:
+            aT = aTbuf[:0].reshape((0, 0))
+        if use_threads(threaded, N, sizes[l], sizes[l + 1]):
+            dense_forward_par(a_prev, WT, b, acts[l], z, a, aT)
+        else:
+            dense_forward_fast(a_prev, WT, b, acts[l], z, a, aT)
+
+
+@fast_kernel
+def backward_pass_fast(params, grads, sizes, acts, loss_code, XT, Y, zbuf, abuf, aTbuf, dbuf, dTbuf,
+                       threaded):  # fmt: skip
+    """B1, then B3, B4 and B2 layer by layer (equals kernels.backward_pass).
+
+    Needs forward_pass_fast's zbuf, abuf and aTbuf for the same batch, whose
+    transpose is XT (n0, N). Writes every delta (and delta.T) and the flat grads.
+    """
+    N = XT.shape[1]
+    L = sizes.shape[0] - 1
+    delta = work_view_c(dbuf, sizes, L - 1, N)
+    output_delta(loss_code, acts[L - 1], work_view_c(zbuf, sizes, L - 1, N),
+                 work_view_c(abuf, sizes, L - 1, N), Y, delta)  # fmt: skip
+    transpose(delta, transposed_view(dTbuf, sizes, L - 1, N))
+    for l in range(L - 1, -1, -1):
+        I = sizes[l]
+        J = sizes[l + 1]
+        deltaT = transposed_view(dTbuf, sizes, l, N)
+        dW, db = param_views_c(grads, sizes, l)
+        a_prevT = XT if l == 0 else transposed_view(aTbuf, sizes, l - 1, N)
+        if use_threads(threaded, N, I, J):
+            weight_grad_par(a_prevT, deltaT, dW)
+        else:
+            weight_grad_fast(a_prevT, deltaT, dW)
+        bias_grad_fast(deltaT, db)
+        if l > 0:
+            W, _ = param_views_c(params, sizes, l)
+            args = (
+                work_view_c(dbuf, sizes, l, N),
+                W,
+                acts[l - 1],
+                work_view_c(zbuf, sizes, l - 1, N),
+                work_view_c(abuf, sizes, l - 1, N),
+                work_view_c(dbuf, sizes, l - 1, N),
+                transposed_view(dTbuf, sizes, l - 1, N),
+            )
+            if use_threads(threaded, N, I, J):
+                backprop_delta_par(*args)
+            else:
+                backprop_delta_fast(*args)
+
+
+@fast_kernel
+def train_sgd_fast(params, paramsT, grads, sizes, acts, loss_code, X, Y, lr, batch_size, rng_state, order,
+                   Xb, XbT, Yb, zbuf, abuf, aTbuf, dbuf, dTbuf, losses, threaded):  # fmt: skip
+    """Minibatch gradient descent for len(losses) epochs (equals kernels.train_sgd).
+
+    The same epochs, shuffles, batches and loss history as the plain kernel;
+    the only extra work per step is the transposed copies (X.T of the batch,
+    and W.T after each update). Nothing is allocated inside the epoch loop.
+    """
+    N, n0 = X.shape
+    nL = Y.shape[1]
+    L = sizes.shape[0] - 1
+    B = min(batch_size, N)
+    summed = loss_code == SSE
+    refresh_transposes(params, paramsT, sizes)
+    for e in range(losses.shape[0]):
+        if B < N:
+            shuffle(order, rng_state)
+        total = 0.0
+        for start in range(0, N, B):
+            m = min(B, N - start)
+            Xm = Xb[: m * n0].reshape((m, n0))
+            XmT = XbT[: m * n0].reshape((n0, m))
+            Ym = Yb[: m * nL].reshape((m, nL))
+            gather_rows(X, order, start, Xm)
+            gather_rows(Y, order, start, Ym)
+            transpose(Xm, XmT)
+            forward_pass_fast(params, paramsT, sizes, acts, Xm, zbuf, abuf, aTbuf, threaded)
+            batch_loss = loss_value(
+                loss_code, work_view_c(zbuf, sizes, L - 1, m), work_view_c(abuf, sizes, L - 1, m), Ym
+            )
+            total += batch_loss if summed else batch_loss * (m / N)
+            backward_pass_fast(params, grads, sizes, acts, loss_code, XmT, Ym, zbuf, abuf, aTbuf, dbuf,
+                               dTbuf, threaded)  # fmt: skip
+            sgd_update_fast(params, grads, lr)
+            refresh_transposes(params, paramsT, sizes)
+        losses[e] = total
+
+
+# --- tiny networks: the plain loops over flat offsets ----------------------
+#
+# For the articles' networks (a few units, a few rows) the arithmetic of an
+# epoch is a few hundred multiply-adds, less than the cost of making the array
+# views the kernels above pass around. So this kernel indexes the flat buffers
+# directly, reads X through the shuffled row order instead of copying rows, and
+# sums in exactly the plain kernels' order, without fastmath: it gives the
+# plain loops' numbers, bit for bit.
+
+SMALL_MAX_WORK = 2048
+"""Batches with at most this many multiply-adds per layer pass (rows * sum of I * J) take the tiny path."""
+
+
+@kernel
+def train_sgd_small(params, grads, sizes, acts, loss_code, X, Y, lr, batch_size, rng_state, order,
+                    Yb, zbuf, abuf, dbuf, losses):  # fmt: skip
+    """kernels.train_sgd for tiny networks: the same loops, on flat offsets instead of views.
+
+    Layer l's W[i, j] is params[w + i * J + j] and b[j] is params[w + I * J + j]
+    (w = the layer's offset); row n of its z, a and delta is at c * u + n * J
+    (c = batch capacity, u = units in the layers before it), as in kernels.py.
+    """
+    N = X.shape[0]
+    nL = Y.shape[1]
+    L = sizes.shape[0] - 1
+    B = min(batch_size, N)
+    units = 0
+    for l in range(1, L + 1):
+        units += sizes[l]
+    cap = zbuf.shape[0] // units
+    summed = loss_code == SSE
+    for e in range(losses.shape[0]):
+        if B < N:
+            shuffle(order, rng_state)
+        total = 0.0
+        for start in range(0, N, B):
+            m = min(B, N - start)
+            # forward: F1 then F2, layer by layer
+            w = 0
+            u = 0
+            for l in range(L):
+                I = sizes[l]
+                J = sizes[l + 1]
+                out = cap * u
+                prev = cap * (u - I)
+                for n in range(m):
+                    for j in range(J):
+                        s = params[w + I * J + j]
+                        for i in range(I):
+                            x = X[order[start + n], i] if l == 0 else abuf[prev + n * I + i]
+                            s += x * params[w + i * J + j]
+                        zbuf[out + n * J + j] = s
+                if acts[l] == SOFTMAX:
+                    _plain.activate(SOFTMAX, zbuf[out : out + m * J].reshape((m, J)),
+                                    abuf[out : out + m * J].reshape((m, J)))  # fmt: skip
+                else:
+                    for q in range(out, out + m * J):
+                        abuf[q] = activate_scalar(acts[l], zbuf[q])
+                w += I * J + J
+                u += J
+            # the loss and B1 at the output, with the plain kernels
+            out = cap * (u - nL)
+            z = zbuf[out : out + m * nL].reshape((m, nL))
+            a = abuf[out : out + m * nL].reshape((m, nL))
+            Ym = Yb[: m * nL].reshape((m, nL))
+            gather_rows(Y, order, start, Ym)
+            batch_loss = loss_value(loss_code, z, a, Ym)
+            total += batch_loss if summed else batch_loss * (m / N)
+            output_delta(loss_code, acts[L - 1], z, a, Ym, dbuf[out : out + m * nL].reshape((m, nL)))
+            # backward: B3, B4, then B2 into the layer below
+            for l in range(L - 1, -1, -1):
+                I = sizes[l]
+                J = sizes[l + 1]
+                u -= J
+                w -= I * J + J
+                out = cap * u
+                prev = cap * (u - I)
+                for q in range(w, w + I * J + J):
+                    grads[q] = 0.0
+                for n in range(m):
+                    for i in range(I):
+                        x = X[order[start + n], i] if l == 0 else abuf[prev + n * I + i]
+                        for j in range(J):
+                            grads[w + i * J + j] += x * dbuf[out + n * J + j]
+                for n in range(m):
+                    for j in range(J):
+                        grads[w + I * J + j] += dbuf[out + n * J + j]
+                if l > 0:
+                    for n in range(m):
+                        for i in range(I):
+                            s = 0.0
+                            for j in range(J):
+                                s += dbuf[out + n * J + j] * params[w + i * J + j]
+                            q = prev + n * I + i
+                            dbuf[q] = s * derivative_scalar(acts[l - 1], zbuf[q], abuf[q])
+            _plain.sgd_update(params, grads, lr)
+        losses[e] = total
+
+
+# --- the plain kernels' signatures, for loopnet.Network ----------------------
+
+
+def _threaded() -> bool:
+    return numba.get_num_threads() > 1
+
+
+def is_small(sizes, rows: int) -> bool:
+    """Whether a batch of ``rows`` through ``sizes`` takes the tiny-network path (see SMALL_MAX_WORK).
+
+    forward, gradients and fit all decide by this, so a full-batch fit's loss
+    history and ``Network.loss`` come from the same loops, bit for bit.
+    """
+    return rows * sum(int(i) * int(j) for i, j in itertools.pairwise(sizes)) <= SMALL_MAX_WORK
+
+
+def forward_pass(params, sizes, acts, X, zbuf, abuf):
+    """kernels.forward_pass's signature, run by the fast kernels (the plain ones for tiny networks)."""
+    if is_small(sizes, X.shape[0]):
+        _plain.forward_pass(params, sizes, acts, X, zbuf, abuf)
+        return
+    paramsT = np.empty_like(params)
+    refresh_transposes(params, paramsT, sizes)
+    forward_pass_fast(params, paramsT, sizes, acts, X, zbuf, abuf, zbuf[:0], _threaded())
+
+
+def backward_pass(params, grads, sizes, acts, loss_code, X, Y, zbuf, abuf, dbuf):
+    """kernels.backward_pass's signature, run by the fast kernels (after forward_pass)."""
+    if is_small(sizes, X.shape[0]):
+        _plain.backward_pass(params, grads, sizes, acts, loss_code, X, Y, zbuf, abuf, dbuf)
+        return
+    paramsT = np.empty_like(params)
+    refresh_transposes(params, paramsT, sizes)
+    aTbuf = np.empty_like(zbuf)
+    N = X.shape[0]
+    for l in range(sizes.shape[0] - 2):  # the hidden layers' a.T, which forward_pass did not keep
+        transpose(_plain.work_view(abuf, sizes, l, N), transposed_view(aTbuf, sizes, l, N))
+    backward_pass_fast(params, grads, sizes, acts, loss_code, np.ascontiguousarray(X.T), Y, zbuf, abuf,
+                       aTbuf, dbuf, np.empty_like(dbuf), _threaded())  # fmt: skip
+
+
+def train_sgd(params, grads, sizes, acts, loss_code, X, Y, lr, batch_size, rng_state, order,
+              Xb, Yb, zbuf, abuf, dbuf, losses):  # fmt: skip
+    """kernels.train_sgd's signature, run by the fast kernels: the whole fit in one compiled call."""
+    if is_small(sizes, min(batch_size, X.shape[0])):
+        train_sgd_small(params, grads, sizes, acts, loss_code, X, Y, lr, batch_size, rng_state, order,
+                        Yb, zbuf, abuf, dbuf, losses)  # fmt: skip
+        return
+    train_sgd_fast(params, np.empty_like(params), grads, sizes, acts, loss_code, X, Y, lr, batch_size,
+                   rng_state, order, Xb, np.empty_like(Xb), Yb, zbuf, abuf, np.empty_like(zbuf), dbuf,
+                   np.empty_like(dbuf), losses, _threaded())  # fmt: skip
