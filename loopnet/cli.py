@@ -3,15 +3,19 @@
 loopnet demo                      run every article's example
 loopnet demo NAME [--epochs N]    run one: and, three-bit, xor, perceptron
 loopnet demo perceptron --as-published [--epochs N]
+loopnet bench [--sweep tiny|quick|full] [--dtype ...] [--contenders ...] [--cases ...] [--out DIR] [--no-plot]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
-from . import __version__, demos
+from . import __version__, benchmarks, demos
 
 
 def _positive_int(text: str) -> int:
@@ -39,7 +43,124 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="perceptron only: also replay seed 003's published (quirky) training rule",
     )
+    _add_bench_parser(sub)
     return parser
+
+
+def _output_dir(text: str) -> Path:
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a file; give a directory for bench.json and bench.png")
+    if path.is_dir() and not os.access(path, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory this user cannot write to")
+    return path
+
+
+def _add_bench_parser(sub) -> None:
+    sweeps = "; ".join(f"{s.name}: {s.description}" for s in benchmarks.SWEEPS.values())
+    bench = sub.add_parser(
+        "bench",
+        help="time training epochs: loops vs numpy, plain Python, scikit-learn and PyTorch",
+        description=(
+            "Time one training epoch of each case by each contender (after a warm-up fit, so compile "
+            "time is not counted) and print a table of seconds per epoch and ratios against the loops; "
+            "write DIR/bench.json and DIR/bench.png."
+        ),
+        epilog=f"Sweeps -- {sweeps}.",
+    )
+    bench.add_argument(
+        "--sweep", choices=list(benchmarks.SWEEPS), default="quick", help="which cases, contenders and dtypes"
+    )
+    bench.add_argument(
+        "--dtype",
+        nargs="+",
+        choices=list(benchmarks.DTYPES),
+        metavar="DTYPE",
+        help=f"dtypes to time, of {', '.join(benchmarks.DTYPES)} (default: the sweep's)",
+    )
+    bench.add_argument(
+        "--contenders",
+        nargs="+",
+        choices=list(benchmarks.CONTENDERS),
+        metavar="NAME",
+        help=f"contenders to time, of {', '.join(benchmarks.CONTENDERS)}; loops always run, every "
+        "ratio is against them (default: the sweep's)",
+    )
+    slugs = ", ".join(case.slug for case in benchmarks.CASES.values())
+    bench.add_argument(
+        "--cases",
+        nargs="+",
+        choices=[case.slug for case in benchmarks.CASES.values()],
+        metavar="CASE",
+        help=f"cases to time, of {slugs} (default: the sweep's)",
+    )
+    bench.add_argument(
+        "--out",
+        type=_output_dir,
+        default=Path("loopnet-bench"),
+        metavar="DIR",
+        help="directory for bench.json and bench.png, created if needed (default: ./loopnet-bench)",
+    )
+    bench.add_argument("--no-plot", action="store_true", help="do not draw bench.png")
+
+
+def _unique(items: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _bench(args: argparse.Namespace) -> int:
+    sweep = benchmarks.SWEEPS[args.sweep]
+    out: Path = args.out
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"loopnet bench: error: cannot create --out {str(out)!r}: {exc.strerror}", file=sys.stderr)
+        return 2
+    dtypes = _unique(args.dtype or sweep.dtypes)
+    contenders = _unique(args.contenders or sweep.contenders)
+    cases = [benchmarks.find_case(name) for name in _unique(args.cases or sweep.cases)]
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    if "loops" not in contenders:
+        log("note: loops added to the contenders: every ratio is against them")
+    log(
+        f"loopnet bench --sweep {sweep.name}: {len(cases)} cases x {len(_unique(['loops', *contenders]))} "
+        f"contenders x {len(dtypes)} dtypes, each timed fit lasting at least {sweep.min_seconds:g} s"
+    )
+    start = time.perf_counter()
+    results = benchmarks.run(cases, contenders, dtypes, sweep.min_seconds, log=log)
+    results["settings"]["sweep"] = sweep.name
+    json_path = out / "bench.json"
+    benchmarks.save_json(results, json_path)
+    written = [str(json_path)]
+    plot_note = "no plot (--no-plot)"
+    if not args.no_plot:
+        png_path = out / "bench.png"
+        why_not = benchmarks.plot(results, png_path)
+        if why_not is None:
+            written.append(str(png_path))
+        plot_note = why_not
+    env = results["environment"]
+    print(
+        f"loopnet bench, sweep {sweep.name}: seconds per training epoch on {env['cpu'] or 'this CPU'} "
+        f"({env['cpu_count']} cores, {env['numba_threads']} Numba threads)"
+    )
+    print()
+    print(benchmarks.format_table(results))
+    synthetic = sorted(case for case, source in results["data"].items() if "SYNTHETIC" in source)
+    if synthetic:
+        print(
+            f"note: {', '.join(synthetic)} ran on synthetic data: scikit-learn (for load_digits) is missing"
+        )
+    reasons = _unique(f"{s['contender']}: {s['reason']}" for s in results["skipped"])
+    for reason in reasons:
+        print(f"not run -- {reason}")
+    if plot_note and not args.no_plot:
+        print(f"note: {plot_note}")
+    print(f"wrote {' and '.join(written)} in {time.perf_counter() - start:.1f} s")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,6 +176,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name in names:
                 demos.run(name, epochs=args.epochs, backend=args.backend, as_published=args.as_published)
         except BrokenPipeError:  # e.g. `loopnet demo | head`: stop quietly like other Unix tools
+            sys.stderr.close()
+            return 0
+    elif args.command == "bench":
+        try:
+            return _bench(args)
+        except BrokenPipeError:
             sys.stderr.close()
             return 0
     return 0

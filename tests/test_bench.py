@@ -1,0 +1,206 @@
+"""``loopnet bench`` and ``loopnet.benchmarks``: a smoke run, the FLOP count, plain Python, bad args."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+
+import loopnet
+from loopnet import benchmarks, cli, datasets
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    out = tmp_path_factory.mktemp("bench")
+    proc = subprocess.run(
+        [sys.executable, "-m", "loopnet", "bench", "--sweep", "tiny", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc, out
+
+
+def test_tiny_sweep_writes_json_whose_ratios_are_time_over_loops_time(tiny_run):
+    _, out = tiny_run
+    results = json.loads((out / "bench.json").read_text())
+    sweep = benchmarks.SWEEPS["tiny"]
+    records = results["records"]
+    timed = {(r["case"], r["dtype"], r["contender"]) for r in records}
+    assert timed == {(c, d, n) for c in sweep.cases for d in sweep.dtypes for n in sweep.contenders}
+    loops = {(r["case"], r["dtype"]): r["seconds_per_epoch"] for r in records if r["contender"] == "loops"}
+    for r in records:
+        assert r["seconds_per_epoch"] > 0 and r["epochs_timed"] >= 1
+        assert r["ratio"] == pytest.approx(r["seconds_per_epoch"] / loops[r["case"], r["dtype"]], rel=1e-12)
+        assert r["gflops"] == pytest.approx(r["flops_per_epoch"] / r["seconds_per_epoch"] / 1e9, rel=1e-12)
+        case = benchmarks.CASES[r["case"]]
+        assert (r["sizes"], r["rows"], r["batch_size"]) == (list(case.sizes), case.rows, case.batch_size)
+    for key in ("python", "numpy", "numba", "cpu", "numba_threads", "date"):
+        assert results["environment"][key], key
+
+
+def test_tiny_sweep_draws_a_png(tiny_run):
+    proc, out = tiny_run
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "matplotlib is not installed" in proc.stdout
+        assert not (out / "bench.png").exists()
+    else:
+        assert (out / "bench.png").read_bytes()[:8] == PNG_MAGIC
+        assert str(out / "bench.png") in proc.stdout  # it says where the files went
+    assert str(out / "bench.json") in proc.stdout
+
+
+def test_tiny_sweep_prints_a_row_per_case_with_a_mark_where_loops_won(tiny_run):
+    proc, out = tiny_run
+    records = json.loads((out / "bench.json").read_text())["records"]
+    lines = proc.stdout.splitlines()
+    for case in benchmarks.SWEEPS["tiny"].cases:
+        (row,) = [line for line in lines if line.startswith(case + " ")]
+        won = [r for r in records if r["case"] == case and r["ratio"] > 1]
+        assert row.count("*") == len(won)  # one * per contender the loops beat
+        assert row.count("x") >= 2  # numpy and python each show a ratio like 41.3x
+    assert benchmarks.LEGEND in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("sizes", "rows", "expected"),
+    [
+        # 2-2-1 on 4 rows. Layer 1 (I=2, J=2): F1 4*2*2 = 16 multiply-adds, B3 16, no B2 (first layer).
+        # Layer 2 (I=2, J=1): F1 4*2*1 = 8, B3 8, B2 8. Total 16+16+8+8+8 = 56 multiply-adds = 112 FLOPs.
+        ([2, 2, 1], 4, 112),
+        # the perceptron 3-1 on 7 rows: one layer, F1 7*3*1 = 21 and B3 21 multiply-adds: 84 FLOPs.
+        ([3, 1], 7, 84),
+        # 3-4-2 on 5 rows: layer 1 F1 60 + B3 60; layer 2 F1 40 + B3 40 + B2 40: 240 multiply-adds.
+        ([3, 4, 2], 5, 480),
+        # three layers, 1 row: 2*3 (F1, B3) + 3*4*5 (F1, B3, B2) + 5*6 (F1, B3, B2)... doubled:
+        # layer 1: 2*3*2 = 12 MACs; layer 2: 3*4*3 = 36; layer 3: 4*5*3 = 60. 108 MACs = 216 FLOPs.
+        ([2, 3, 4, 5], 1, 216),
+    ],
+)
+def test_flops_per_epoch_matches_a_count_by_hand(sizes, rows, expected):
+    assert benchmarks.flops_per_epoch(sizes, rows) == expected
+
+
+def test_case_flops_match_a_count_of_the_loops_multiply_adds():
+    """Count the multiply-adds of F1, B3 and B2 written as the kernels' loop bounds, one layer at a time."""
+    for case in benchmarks.CASES.values():
+        macs = 0
+        for l in range(len(case.sizes) - 1):
+            I, J = case.sizes[l], case.sizes[l + 1]
+            passes = ["F1", "B3"] + (["B2"] if l > 0 else [])
+            macs += len(passes) * case.rows * I * J
+        assert case.flops == 2 * macs, case.name
+
+
+def _copy_modules(package: types.ModuleType) -> list[types.ModuleType]:
+    return [package] + [m for m in vars(package).values() if isinstance(m, types.ModuleType)]
+
+
+def _loopnet_calls(fit) -> int:
+    """Python-level calls into functions defined in the given package's files while ``fit`` runs."""
+    calls = 0
+
+    def profile(frame, event, arg):
+        nonlocal calls
+        if event == "call" and "loopnet" in Path(frame.f_code.co_filename).parts:
+            calls += 1
+
+    sys.setprofile(profile)
+    try:
+        fit()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def test_plain_python_copy_is_uncompiled_and_leaves_loopnet_alone():
+    flag = numba.config.DISABLE_JIT
+    plain = benchmarks.plain_python_loopnet()
+    assert plain is benchmarks.plain_python_loopnet()  # cached
+    assert plain is not loopnet and plain.Network is not loopnet.Network
+    assert sys.modules["loopnet"] is loopnet and numba.config.DISABLE_JIT == flag
+    original = [m for name, m in sys.modules.items() if name.startswith("loopnet")]
+    assert benchmarks.compiled_objects(original)  # the check finds the real kernels compiled...
+    assert benchmarks.compiled_objects(_copy_modules(plain)) == []  # ...and none in the copy
+
+    # Plain Python shows in a profiler: one or more calls into loopnet's files per epoch.
+    def fit(epochs):
+        net = benchmarks.make_trainer(benchmarks.CASES["xor 2-8-1"], "python", "float64")
+        net.new_model()
+        return lambda: net.fit(epochs)
+
+    assert _loopnet_calls(fit(12)) > _loopnet_calls(fit(2)) + 10
+
+
+def test_plain_python_copy_trains_like_the_compiled_loops():
+    X, Y = datasets.xor_gate()
+    plain = benchmarks.plain_python_loopnet()
+    results = []
+    for module in (loopnet, plain):
+        net = module.Network([2, 3, 1], activation="tanh", loss="bce", backend="loops", seed=3)
+        history = net.fit(X, Y, epochs=25, lr=0.5, batch_size=3)  # two batches: the shuffle runs too
+        results.append((history["loss"], net.weights))
+    (loss_c, weights_c), (loss_p, weights_p) = results
+    np.testing.assert_allclose(loss_p, loss_c, rtol=1e-10, atol=1e-12)
+    assert loss_c[-1] < loss_c[0]  # it trained, so equal weights mean something
+    for (W_c, b_c), (W_p, b_p) in zip(weights_c, weights_p):
+        np.testing.assert_allclose(W_p, W_c, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(b_p, b_c, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(benchmarks.CONTENDERS))
+def test_every_contender_runs_exactly_the_epochs_asked(name):
+    case = benchmarks.CASES["xor 2-8-1"]
+    try:
+        trainer = benchmarks.make_trainer(case, name, "float64")
+    except benchmarks.Unavailable as why:
+        pytest.skip(str(why))
+    trainer.new_model()
+    assert trainer.fit(7) == 7  # scikit-learn stops early unless told not to: this catches it
+
+
+def test_python_contender_refuses_big_cases_with_the_reason():
+    with pytest.raises(benchmarks.Unavailable, match="rows x parameters = 17,269,170"):
+        benchmarks.make_trainer(benchmarks.CASES["digits 64-128-10 b32"], "python", "float64")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(812e-9, "812 ns"), (2.2e-6, "2.20 µs"), (6.9e-3, "6.90 ms"), (1.24, "1.24 s")]
+)
+def test_seconds_print_in_human_units(seconds, text):
+    assert benchmarks.format_seconds(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sweep", "huge"], "invalid choice: 'huge'"),
+        (["--contenders", "loops", "matlab"], "invalid choice: 'matlab'"),
+        (["--dtype", "float16"], "invalid choice: 'float16'"),
+        (["--cases", "and 2-2-1"], "invalid choice: 'and 2-2-1'"),
+        (["--dtype"], "expected at least one argument"),
+        (["--out", "FILE"], "is a file; give a directory"),
+    ],
+)
+def test_bad_bench_arguments_exit_2_with_a_message(args, message, tmp_path, capsys):
+    a_file = tmp_path / "not-a-dir"
+    a_file.write_text("")
+    args = [str(a_file) if arg == "FILE" else arg for arg in args]
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bench", *args])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "usage: loopnet bench" in err
