@@ -836,17 +836,24 @@ def _cpu_model() -> str | None:
     return platform.processor() or None
 
 
-def environment() -> dict[str, Any]:
-    """Versions, CPU model, thread counts, BLAS libraries and the date: what a timing depends on."""
-    env: dict[str, Any] = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+def versions() -> dict[str, str | None]:
+    """Versions of Python, loopnet, NumPy, Numba, scikit-learn and PyTorch (None: not installed)."""
+    return {
         "python": platform.python_version(),
-        "platform": platform.platform(),
         "loopnet": loopnet.__version__,
         "numpy": np.__version__,
         "numba": numba.__version__,
         "sklearn": _version("sklearn", "scikit-learn"),
         "torch": _version("torch", "torch"),
+    }
+
+
+def environment() -> dict[str, Any]:
+    """Versions, CPU model, thread counts, BLAS libraries and the date: what a timing depends on."""
+    env: dict[str, Any] = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **versions(),
+        "platform": platform.platform(),
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "numba_threads": numba.get_num_threads(),
