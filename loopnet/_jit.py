@@ -32,6 +32,14 @@ module-level function: Numba's cache keys a function by its name and source
 line, not by its decorator flags, so one function compiled twice with different
 flags would share (and clobber) one cache entry.
 
+``fastmath=False`` is written into :data:`JIT_OPTIONS` on purpose. Numba lets a
+function whose options leave ``fastmath`` unset inherit it from the caller
+that first compiles it, and then caches that build: a strict kernel such as
+``fast.exp_approx`` or ``kernels.output_delta``, first reached from a fastmath
+kernel, would silently become a fastmath kernel for every later process
+(``exp_approx`` lost 200 ulp that way before this line existed; tested in
+tests/test_fast.py).
+
 Kernels take an integer code for the activation and the loss instead of a
 function argument: a function passed as an argument defeats the on-disk cache,
 an integer switch costs nothing measurable.
@@ -48,6 +56,7 @@ JIT_OPTIONS: dict[str, object] = {
     "cache": True,
     "nogil": True,
     "error_model": "numpy",
+    "fastmath": False,  # said out loud: an unset option is inherited from the caller (see below)
 }
 
 FASTMATH_FLAGS: frozenset[str] = frozenset({"reassoc", "contract", "nsz", "arcp"})

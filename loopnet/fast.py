@@ -50,6 +50,7 @@ from numba.extending import intrinsic
 from . import kernels as _plain
 from ._jit import fast_kernel, kernel, parallel_kernel
 from .activations import (
+    IDENTITY,
     LEAKY_RELU,
     LEAKY_SLOPE,
     RELU,
@@ -68,15 +69,23 @@ PARALLEL_MIN_WORK = 1 << 15
 # --- exp, written so that a loop of it vectorises ----------------------------
 
 
-@intrinsic
-def _float64_from_bits(typingctx, bits):
-    """Reinterpret the 64 bits of an int64 as a float64 (no conversion)."""
-    sig = types.float64(types.int64)
+if numba.config.DISABLE_JIT:  # plain Python (NUMBA_DISABLE_JIT=1): reinterpret through NumPy
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
+    def _float64_from_bits(bits):
+        """Reinterpret the 64 bits of an int64 as a float64 (no conversion)."""
+        return np.array(bits, dtype=np.int64).view(np.float64)[()]
 
-    return sig, codegen
+else:
+
+    @intrinsic
+    def _float64_from_bits(typingctx, bits):
+        """Reinterpret the 64 bits of an int64 as a float64 (no conversion)."""
+        sig = types.float64(types.int64)
+
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir.DoubleType())
+
+        return sig, codegen
 
 
 _LOG2E = 1.4426950408889634
@@ -726,9 +735,19 @@ def is_small(sizes, rows: int) -> bool:
     return rows * sum(int(i) * int(j) for i, j in itertools.pairwise(sizes)) <= SMALL_MAX_WORK
 
 
-def forward_pass(params, sizes, acts, X, zbuf, abuf):
+PATHS = ("auto", "small", "blocked")
+"""Which loops a whole-network call runs: chosen by :func:`is_small`, or forced (tests, benchmarks)."""
+
+
+def _small(path: str, sizes, rows: int) -> bool:
+    if path not in PATHS:
+        raise ValueError(f"unknown path {path!r}; expected one of {', '.join(PATHS)}")
+    return path == "small" or (path == "auto" and is_small(sizes, rows))
+
+
+def forward_pass(params, sizes, acts, X, zbuf, abuf, path="auto"):
     """kernels.forward_pass's signature, run by the fast kernels (the plain ones for tiny networks)."""
-    if is_small(sizes, X.shape[0]):
+    if _small(path, sizes, X.shape[0]):
         _plain.forward_pass(params, sizes, acts, X, zbuf, abuf)
         return
     paramsT = np.empty_like(params)
@@ -736,9 +755,9 @@ def forward_pass(params, sizes, acts, X, zbuf, abuf):
     forward_pass_fast(params, paramsT, sizes, acts, X, zbuf, abuf, zbuf[:0], _threaded())
 
 
-def backward_pass(params, grads, sizes, acts, loss_code, X, Y, zbuf, abuf, dbuf):
+def backward_pass(params, grads, sizes, acts, loss_code, X, Y, zbuf, abuf, dbuf, path="auto"):
     """kernels.backward_pass's signature, run by the fast kernels (after forward_pass)."""
-    if is_small(sizes, X.shape[0]):
+    if _small(path, sizes, X.shape[0]):
         _plain.backward_pass(params, grads, sizes, acts, loss_code, X, Y, zbuf, abuf, dbuf)
         return
     paramsT = np.empty_like(params)
@@ -752,12 +771,56 @@ def backward_pass(params, grads, sizes, acts, loss_code, X, Y, zbuf, abuf, dbuf)
 
 
 def train_sgd(params, grads, sizes, acts, loss_code, X, Y, lr, batch_size, rng_state, order,
-              Xb, Yb, zbuf, abuf, dbuf, losses):  # fmt: skip
+              Xb, Yb, zbuf, abuf, dbuf, losses, path="auto"):  # fmt: skip
     """kernels.train_sgd's signature, run by the fast kernels: the whole fit in one compiled call."""
-    if is_small(sizes, min(batch_size, X.shape[0])):
+    if _small(path, sizes, min(batch_size, X.shape[0])):
         train_sgd_small(params, grads, sizes, acts, loss_code, X, Y, lr, batch_size, rng_state, order,
                         Yb, zbuf, abuf, dbuf, losses)  # fmt: skip
         return
     train_sgd_fast(params, np.empty_like(params), grads, sizes, acts, loss_code, X, Y, lr, batch_size,
                    rng_state, order, Xb, np.empty_like(Xb), Yb, zbuf, abuf, np.empty_like(zbuf), dbuf,
                    np.empty_like(dbuf), losses, _threaded())  # fmt: skip
+
+
+# --- one layer, with the plain kernels' signatures (the registry's fast forms) --
+#
+# These make the transposed copies the fused kernels expect, so the tests and
+# benchmarks can hold each fast kernel against its plain kernel argument for
+# argument. Training does not go through them.
+
+_NO_COPY = np.empty((0, 0))
+
+
+def dense_forward(a_prev, W, b, z):
+    """kernels.dense_forward, by dense_forward_fast (identity activation, so only z is kept)."""
+    WT = np.ascontiguousarray(W.T)
+    dense_forward_fast(a_prev, WT, b, IDENTITY, z, np.empty_like(z), _NO_COPY.astype(z.dtype))
+
+
+def activate(code, z, a):
+    """kernels.activate, by the fused epilogue bias_activate_row with a zero bias (z is not changed)."""
+    z = z.copy()
+    b = np.zeros(z.shape[1], dtype=z.dtype)
+    for n in range(z.shape[0]):
+        bias_activate_row(code, b, z[n], a[n])
+
+
+def backprop_delta(delta, W, code, z_prev, a_prev, delta_prev):
+    """kernels.backprop_delta, by backprop_delta_fast."""
+    delta_prevT = np.empty(delta_prev.shape[::-1], dtype=delta_prev.dtype)
+    backprop_delta_fast(delta, W, code, z_prev, a_prev, delta_prev, delta_prevT)
+
+
+def weight_grad(a_prev, delta, dW):
+    """kernels.weight_grad, by weight_grad_fast on the transposed copies."""
+    weight_grad_fast(np.ascontiguousarray(a_prev.T), np.ascontiguousarray(delta.T), dW)
+
+
+def bias_grad(delta, db):
+    """kernels.bias_grad, by bias_grad_fast on delta.T."""
+    bias_grad_fast(np.ascontiguousarray(delta.T), db)
+
+
+def sgd_update(params, grads, lr):
+    """kernels.sgd_update, by sgd_update_fast."""
+    sgd_update_fast(params, grads, lr)

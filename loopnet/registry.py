@@ -1,8 +1,10 @@
-"""One registry pairs every loop kernel with its NumPy twin.
+"""One registry pairs every loop kernel with its NumPy twin and its fast form.
 
 The equivalence tests and the benchmarks both iterate :data:`KERNELS`: each
 entry knows how to make a valid set of arguments for a given size, so a new
-kernel is tested and benchmarked by adding one entry here.
+kernel is tested and benchmarked by adding one entry here. The fast form
+(``fast.py``) is called with the plain kernel's arguments; for the whole-network
+kernels it is the register-blocked path, forced even on tiny sizes.
 
 Sizes are ``(N, I, J)``: N samples, I inputs, J units. Kernels of one layer use
 them directly; kernels of a whole network build the network ``[I, J, K]`` with
@@ -11,11 +13,13 @@ them directly; kernels of a whole network build the network ``[I, J, K]`` with
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import fast as fk
 from . import kernels as lk
 from . import kernels_np as nk
 from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
@@ -26,7 +30,7 @@ Variant = tuple
 
 @dataclass(frozen=True)
 class KernelPair:
-    """A loop kernel, its NumPy twin, and how to call them."""
+    """A loop kernel, its NumPy twin, its fast form (None: the plain loop is used), and how to call them."""
 
     name: str
     tag: str  # equation tag in shared/DESIGN.md
@@ -35,9 +39,15 @@ class KernelPair:
     outputs: tuple[int, ...]  # indices of the arguments the kernel writes
     make_args: Callable[[np.random.Generator, tuple[int, int, int], np.dtype, Variant], tuple]
     variants: tuple[Variant, ...] = field(default=((),))
+    fast: Callable | None = None
 
 
 # --- argument factories --------------------------------------------------------
+
+
+def _blocked(fn: Callable) -> Callable:
+    """A whole-network fast kernel forced onto the register-blocked path."""
+    return functools.wraps(fn)(functools.partial(fn, path="blocked"))
 
 
 def _act(code: int, z: np.ndarray) -> np.ndarray:
@@ -178,25 +188,25 @@ NETWORKS = tuple(
 """Every (hidden activation, output activation, loss) a network accepts."""
 
 KERNELS: tuple[KernelPair, ...] = (
-    KernelPair("dense_forward", "F1", lk.dense_forward, nk.dense_forward_np, (3,), _dense_forward_args),
-    KernelPair("activate", "F2", lk.activate, nk.activate_np, (2,), _activate_args, ALL_ACTIVATIONS),
+    KernelPair("dense_forward", "F1", lk.dense_forward, nk.dense_forward_np, (3,), _dense_forward_args,
+               fast=fk.dense_forward),
+    KernelPair("activate", "F2", lk.activate, nk.activate_np, (2,), _activate_args, ALL_ACTIVATIONS,
+               fast=fk.activate),
     KernelPair("loss_value", "L", lk.loss_value, nk.loss_value_np, (), _loss_args, LOSS_PAIRS),
-    KernelPair(
-        "output_delta", "B1", lk.output_delta, nk.output_delta_np, (5,), _output_delta_args, LOSS_PAIRS
-    ),
-    KernelPair(
-        "backprop_delta", "B2", lk.backprop_delta, nk.backprop_delta_np, (5,), _backprop_delta_args, HIDDEN
-    ),
-    KernelPair("weight_grad", "B3", lk.weight_grad, nk.weight_grad_np, (2,), _weight_grad_args),
-    KernelPair("bias_grad", "B4", lk.bias_grad, nk.bias_grad_np, (1,), _bias_grad_args),
-    KernelPair("sgd_update", "U1", lk.sgd_update, nk.sgd_update_np, (0,), _sgd_args),
-    KernelPair(
-        "forward_pass", "F1-F2", lk.forward_pass, nk.forward_pass_np, (4, 5), _forward_pass_args, NETWORKS
-    ),
-    KernelPair(
-        "backward_pass", "B1-B4", lk.backward_pass, nk.backward_pass_np, (1, 9), _backward_pass_args, NETWORKS
-    ),
-    KernelPair("train_sgd", "F-B-U", lk.train_sgd, nk.train_sgd_np, (0, 1, 16), _train_sgd_args, NETWORKS),
-)
+    KernelPair("output_delta", "B1", lk.output_delta, nk.output_delta_np, (5,), _output_delta_args,
+               LOSS_PAIRS),
+    KernelPair("backprop_delta", "B2", lk.backprop_delta, nk.backprop_delta_np, (5,), _backprop_delta_args,
+               HIDDEN, fast=fk.backprop_delta),
+    KernelPair("weight_grad", "B3", lk.weight_grad, nk.weight_grad_np, (2,), _weight_grad_args,
+               fast=fk.weight_grad),
+    KernelPair("bias_grad", "B4", lk.bias_grad, nk.bias_grad_np, (1,), _bias_grad_args, fast=fk.bias_grad),
+    KernelPair("sgd_update", "U1", lk.sgd_update, nk.sgd_update_np, (0,), _sgd_args, fast=fk.sgd_update),
+    KernelPair("forward_pass", "F1-F2", lk.forward_pass, nk.forward_pass_np, (4, 5), _forward_pass_args,
+               NETWORKS, fast=_blocked(fk.forward_pass)),
+    KernelPair("backward_pass", "B1-B4", lk.backward_pass, nk.backward_pass_np, (1, 9), _backward_pass_args,
+               NETWORKS, fast=_blocked(fk.backward_pass)),
+    KernelPair("train_sgd", "F-B-U", lk.train_sgd, nk.train_sgd_np, (0, 1, 16), _train_sgd_args, NETWORKS,
+               fast=_blocked(fk.train_sgd)),
+)  # fmt: skip
 
 BY_NAME: dict[str, KernelPair] = {pair.name: pair for pair in KERNELS}

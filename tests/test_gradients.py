@@ -21,7 +21,7 @@ import loopnet
 from loopnet.losses import LOSSES
 from loopnet.registry import NETWORKS, make_targets
 
-BACKENDS = ("loops", "numpy")
+BACKENDS = ("loops", "loops-blocked", "numpy")  # loops-blocked: see conftest.py
 HIDDEN = ("identity", "sigmoid", "tanh", "relu", "leaky_relu")
 OUTPUTS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
 KINKED = ("relu", "leaky_relu")
@@ -116,7 +116,13 @@ def make_case(sizes, hidden, out, loss, N=5):
 
 def build(sizes, hidden, out, loss, backend, weights):
     net = loopnet.Network(
-        sizes, activation=hidden, output_activation=out, loss=loss, backend=backend, dtype="float64", seed=0
+        sizes,
+        activation=hidden,
+        output_activation=out,
+        loss=loss,
+        backend=backend.removesuffix("-blocked"),
+        dtype="float64",
+        seed=0,
     )
     net.set_weights(weights)
     return net
@@ -369,7 +375,12 @@ def test_hand_worked_numbers_match_the_comments():
 
 def _hand_net(backend: str) -> loopnet.Network:
     net = loopnet.Network(
-        [2, 2, 1], activation="sigmoid", output_activation="sigmoid", loss="sse", backend=backend, seed=0
+        [2, 2, 1],
+        activation="sigmoid",
+        output_activation="sigmoid",
+        loss="sse",
+        backend=backend.removesuffix("-blocked"),
+        seed=0,
     )
     net.set_weights([(np.array(HAND_W1), np.array(HAND_B1)), (np.array(HAND_W2).reshape(2, 1), [HAND_B2])])
     return net
@@ -422,14 +433,22 @@ def _history_first_vs_loss(loss, out, backend):
             X = rng.normal(size=(N, 3))
             Y = _targets(rng, loss, N, 3)
             net = loopnet.Network(
-                [3, 4, 3], activation="tanh", output_activation=out, loss=loss, backend=backend, seed=seed
+                [3, 4, 3],
+                activation="tanh",
+                output_activation=out,
+                loss=loss,
+                backend=backend.removesuffix("-blocked"),
+                seed=seed,
             )
             before = net.loss(X, Y)
             pairs.append((net.fit(X, Y, epochs=1, lr=0.1)["loss"][0], before))
     return pairs
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+# Not "loops-blocked": its sums are reordered by fastmath reassoc, and LLVM may vectorise the same
+# product differently where it is inlined into fit and where into loss, so the two can differ by an ulp
+# (seen: 1 in 3 cases). The test below holds it to rounding.
+@pytest.mark.parametrize("backend", ("loops", "plain", "numpy"))
 @pytest.mark.parametrize(
     "loss, out",
     [pytest.param(*case, id=case[0]) for case in HISTORY_CASES],

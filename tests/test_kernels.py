@@ -70,6 +70,43 @@ def test_loops_equal_twin(pair, dtype):
                 assert _rel_err(out_loop, out_twin) <= TOL[dtype], where
 
 
+FAST = [pair for pair in KERNELS if pair.fast is not None]
+# arguments a fast kernel must only read (the rest are outputs or work buffers)
+READ_ONLY = {"dense_forward": (0, 1, 2), "activate": (1,), "backprop_delta": (0, 1, 3, 4),
+             "weight_grad": (0, 1), "bias_grad": (0,), "sgd_update": (1,), "forward_pass": (0, 1, 2, 3),
+             "backward_pass": (0, 2, 3, 5, 6, 7, 8), "train_sgd": (2, 3, 5, 6)}  # fmt: skip
+
+
+def test_fast_forms_cover_the_three_products_and_the_whole_network():
+    assert {"dense_forward", "backprop_delta", "weight_grad", "train_sgd"} <= {p.name for p in FAST}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("pair", FAST, ids=lambda p: f"{p.tag}:{p.name}")
+def test_fast_equals_plain(pair, dtype):
+    """Every fast kernel gives its plain loop's numbers to rounding, on every size and variant.
+
+    The sizes include 1 x 1, a batch of one and odd primes, so every leftover
+    row and column of the 4 x 4 blocks is exercised. The fast kernels may sum
+    in another order (fastmath reassoc), hence a tolerance, not equality.
+    """
+    for size in [*SIZES, (9, 13, 6), (37, 23, 11)]:
+        for variant in pair.variants:
+            args = pair.make_args(np.random.default_rng(1), size, np.dtype(dtype), variant)
+            plain_args, fast_args = copy.deepcopy(args), copy.deepcopy(args)
+            pair.loops(*plain_args)
+            pair.fast(*fast_args)
+            where = f"{pair.name} size={size} variant={variant}"
+            for index in pair.outputs:
+                out_fast = np.asarray(fast_args[index])
+                assert np.all(np.isfinite(out_fast)), f"{where}: output {index} not fully written"
+                assert _rel_err(out_fast, plain_args[index]) <= TOL[dtype], where
+            for index in READ_ONLY.get(pair.name, ()):
+                np.testing.assert_array_equal(
+                    args[index], fast_args[index], err_msg=f"{where}: input written"
+                )
+
+
 @pytest.mark.parametrize("pair", KERNELS, ids=lambda p: p.name)
 def test_kernels_write_their_outputs(pair):
     """The outputs really change: a kernel that did nothing would fail the twin test vacuously."""
@@ -171,6 +208,12 @@ NO_JIT_SCRIPT = textwrap.dedent(
                 err = np.max(np.abs(x - y)) / max(np.max(np.abs(y)), 1e-300)
                 assert err <= 1e-12, (pair.name, variant, err)
                 worst = max(worst, err)
+            if pair.fast is not None:  # the fast loops, stepped through as Python too
+                a3 = copy.deepcopy(args)
+                pair.fast(*a3)
+                for i in pair.outputs:
+                    x, y = np.asarray(a3[i]), np.asarray(a1[i])
+                    assert np.max(np.abs(x - y)) <= 1e-12 * max(np.max(np.abs(y)), 1e-300), pair.name
     X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]]); Y = np.array([0, 1, 1, 0])
     nets = [loopnet.Network([2, 3, 1], activation="tanh", loss="bce", seed=1, backend=b)
             for b in ("loops", "numpy")]

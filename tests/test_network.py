@@ -1,4 +1,4 @@
-"""loopnet.Network: the two backends agree, and a loops fit is one compiled call."""
+"""loopnet.Network: the backends agree; a loops fit is one compiled call that allocates nothing per epoch."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import loopnet
-from loopnet import kernels
+from loopnet import fast, kernels
 
 CASES = [
     # sizes, hidden activation(s), output activation, loss
@@ -39,17 +39,24 @@ def _data(sizes, loss, N=53, seed=0):
 def test_backends_give_the_same_weights_after_50_minibatch_epochs(sizes, hidden, output, loss):
     X, Y = _data(sizes, loss)
     nets = {}
-    for backend in ("loops", "numpy"):
-        net = loopnet.Network(sizes, activation=hidden, output_activation=output, loss=loss,
-                              backend=backend, seed=7)  # fmt: skip
-        history = net.fit(X, Y, epochs=50, lr=0.05, batch_size=8)  # 53 rows: the last batch has 5
+    for backend in ("loops", "loops-blocked", "plain", "numpy"):
+        with pytest.MonkeyPatch.context() as mp:
+            if backend == "loops-blocked":  # these networks are tiny: force the register-blocked kernels
+                mp.setattr(fast, "SMALL_MAX_WORK", -1)
+            net = loopnet.Network(sizes, activation=hidden, output_activation=output, loss=loss,
+                                  backend=backend.removesuffix("-blocked"), seed=7)  # fmt: skip
+            history = net.fit(X, Y, epochs=50, lr=0.05, batch_size=8)  # 53 rows: the last batch has 5
         nets[backend] = (net, history["loss"])
-    (net_l, h_l), (net_n, h_n) = nets["loops"], nets["numpy"]
-    assert h_l[-1] < h_l[0]  # it learned something
+    net_n, h_n = nets["numpy"]
     scale = np.max(np.abs(net_n.params))
-    # 1e-12 per step (DESIGN.md) compounded over 50 epochs x 7 batches of a contracting map
-    assert np.max(np.abs(net_l.params - net_n.params)) <= 1e-10 * scale
-    np.testing.assert_allclose(h_l, h_n, rtol=1e-10)
+    for backend in ("loops", "loops-blocked", "plain"):
+        net_l, h_l = nets[backend]
+        assert h_l[-1] < h_l[0]  # it learned something
+        # 1e-12 per step (DESIGN.md) compounded over 50 epochs x 7 batches of a contracting map
+        assert np.max(np.abs(net_l.params - net_n.params)) <= 1e-10 * scale, backend
+        np.testing.assert_allclose(h_l, h_n, rtol=1e-10, err_msg=backend)
+    # the tiny-network path sums exactly as the plain loops do
+    np.testing.assert_array_equal(nets["loops"][0].params, nets["plain"][0].params)
 
 
 def test_minibatches_are_shuffled_and_seeded():
@@ -138,26 +145,33 @@ def test_loops_fit_is_one_compiled_call_whatever_the_epochs():
 
 ALLOC_SCRIPT = textwrap.dedent(
     """
+    import sys
     import numpy as np, loopnet
     from numba.core.runtime import rtsys
-    X = np.random.default_rng(0).normal(size=(50, 4)); Y = (X[:, :1] > 0).astype(float)
-    net = loopnet.Network([4, 6, 1], seed=0)
-    net.fit(X, Y, epochs=1, lr=0.1, batch_size=8)
+    sizes, batch_size = {"tiny": ([4, 6, 1], 8), "blocked": ([32, 64, 48, 3], 32)}[sys.argv[1]]
+    X = np.random.default_rng(0).normal(size=(50, sizes[0])); Y = (X[:, :sizes[-1]] > 0).astype(float)
+    net = loopnet.Network(sizes, seed=0)
+    net.fit(X, Y, epochs=1, lr=0.1, batch_size=batch_size)
     counts = []
     for epochs in (10, 1000):
         before = rtsys.get_allocation_stats().alloc
-        net.fit(X, Y, epochs=epochs, lr=0.1, batch_size=8)
+        net.fit(X, Y, epochs=epochs, lr=0.1, batch_size=batch_size)
         counts.append(rtsys.get_allocation_stats().alloc - before)
-    print("ALLOCS", *counts)
+    print("ALLOCS", *counts, loopnet.fast.is_small(net._sizes, batch_size))
     """
 )
 
 
-def test_no_allocation_inside_the_epoch_loop():
-    """Numba's runtime allocation count for a fit is the same for 10 and for 1000 epochs."""
+@pytest.mark.parametrize("path", ["tiny", "blocked"])
+def test_no_allocation_inside_the_epoch_loop(path):
+    """Numba's runtime allocation count for a fit is the same for 10 and for 1000 epochs, on both paths.
+
+    The blocked network is big enough to take the threaded drivers (prange) where two threads exist.
+    """
     env = dict(os.environ, NUMBA_NRT_STATS="1")
-    done = subprocess.run([sys.executable, "-c", ALLOC_SCRIPT], env=env, capture_output=True, text=True,
-                          timeout=600)  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", ALLOC_SCRIPT, path], env=env, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    ten, thousand = map(int, done.stdout.split("ALLOCS")[1].split())
-    assert ten == thousand
+    ten, thousand, small = done.stdout.split("ALLOCS")[1].split()
+    assert small == str(path == "tiny")  # the network took the path it is named for
+    assert int(ten) == int(thousand)

@@ -1,0 +1,26 @@
+"""Shared test set-up: the ``loops-blocked`` backend name.
+
+Tiny networks take ``fast.train_sgd_small`` (which equals the plain loops bit
+for bit); everything else takes the register-blocked kernels. The tests'
+networks are small, so a test parametrized with ``backend="loops-blocked"``
+gets ``backend="loops"`` with the tiny path switched off, and the blocked
+kernels face the same oracles.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from loopnet import fast
+
+
+@pytest.fixture(autouse=True)
+def _force_blocked_path(request, monkeypatch):
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("backend") == "loops-blocked":
+        monkeypatch.setattr(fast, "SMALL_MAX_WORK", -1)
+
+
+def backend_name(backend: str) -> str:
+    """The Network backend behind a test's backend label (``loops-blocked`` is ``loops``)."""
+    return backend.removesuffix("-blocked")
