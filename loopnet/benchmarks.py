@@ -949,6 +949,8 @@ def format_table(results: dict[str, Any]) -> str:
 
 
 def _ratio(r: float) -> str:
+    if r < 0.1:
+        return f"{r:.2g}x"
     if r < 10:
         return f"{r:.2f}x"
     return f"{r:.1f}x" if r < 100 else f"{r:.0f}x"

@@ -154,9 +154,10 @@ def _bench(args: argparse.Namespace) -> int:
         print(
             f"note: {', '.join(synthetic)} ran on synthetic data: scikit-learn (for load_digits) is missing"
         )
-    reasons = _unique(f"{s['contender']}: {s['reason']}" for s in results["skipped"])
-    for reason in reasons:
-        print(f"not run -- {reason}")
+    for line in _unique(
+        f"not run: {s['contender']} on {s['case']} ({s['reason']})" for s in results["skipped"]
+    ):
+        print(line)
     if plot_note and not args.no_plot:
         print(f"note: {plot_note}")
     print(f"wrote {' and '.join(written)} in {time.perf_counter() - start:.1f} s")
