@@ -778,10 +778,8 @@ def run(
                     }
                 )
                 if log:
-                    per_epoch = format_seconds(timing.seconds_per_epoch)
-                    log(
-                        f"  {case.name:<34} {dtype:<8} {name:<9} {per_epoch:>9}/epoch, {timing.epochs} epochs"
-                    )
+                    per_epoch = f"{format_seconds(timing.seconds_per_epoch):>9}/epoch"
+                    log(f"  {case.name:<34} {dtype:<8} {name:<9} {per_epoch}, {_epochs(timing.epochs)}")
     return {
         "environment": environment(),
         "settings": {
@@ -948,6 +946,10 @@ def format_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _epochs(n: int) -> str:
+    return f"{n} epoch timed" if n == 1 else f"{n} epochs timed"
+
+
 def _ratio(r: float) -> str:
     if r < 0.1:
         return f"{r:.2g}x"
@@ -973,7 +975,9 @@ def plot(results: dict[str, Any], path: str | os.PathLike) -> str | None:
         return "matplotlib is not installed (pip install matplotlib), so no plot"
     dtypes = results["settings"]["dtypes"]
     contenders = results["settings"]["contenders"]
-    fig, axes = plt.subplots(1, len(dtypes), figsize=(6.5 * len(dtypes), 5.2), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(dtypes), figsize=(6.5 * len(dtypes), 5.6), sharey=True, squeeze=False, layout="constrained"
+    )
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, dtype in zip(axes[0], dtypes):
         for c, name in enumerate(contenders):
@@ -995,14 +999,18 @@ def plot(results: dict[str, Any], path: str | os.PathLike) -> str | None:
         ax.set_xlabel("work per epoch: FLOPs of F1 + B2 + B3")
         ax.grid(True, which="major", alpha=0.3)
     axes[0][0].set_ylabel("seconds per epoch")
-    axes[0][0].legend(title="contender", fontsize=8, loc="upper left")
+    handles = {}
+    for ax in axes[0]:
+        for line in ax.get_lines():
+            handles.setdefault(line.get_label(), line)
+    order = [name for name in contenders if name in handles]
+    fig.legend([handles[n] for n in order], order, loc="outside lower center", ncol=len(order), fontsize=9)
     env = results["environment"]
     fig.suptitle(
         f"loopnet bench: time per training epoch -- {env.get('cpu') or 'CPU ?'}, "
         f"{env.get('cpu_count')} cores, numba {env.get('numba')}",
         fontsize=10,
     )
-    fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return None
