@@ -63,8 +63,16 @@ from .activations import (
 from .kernels import gather_rows, loss_value, output_delta, param_views_c, shuffle, work_view_c
 from .losses import SSE
 
-PARALLEL_MIN_WORK = 1 << 15
-"""Products with fewer multiply-adds than this (N * I * J) stay on one thread."""
+PARALLEL_MIN_WORK = 1 << 20
+"""Products with fewer multiply-adds than this (N * I * J) stay on one thread.
+
+On this 2-core machine a parallel region costs about 1.5 us when the other core
+is idle, but can cost 100 us or more when another process holds it, and small
+products are where that cost shows (the digits network at batch 32 ran 30x
+slower threaded than on one thread while a second job was running). Above a
+million multiply-adds a product takes a millisecond or more, and two threads
+pay whatever else runs.
+"""
 
 # --- exp, written so that a loop of it vectorises ----------------------------
 
@@ -266,6 +274,51 @@ def abt_band(A, B, C, band):
     return rows
 
 
+SHORT_K = 16
+"""Below this many terms per sum, a product takes ab_band: too few k for SIMD reductions to pay."""
+
+
+@fast_kernel
+def ab_band(A, B, C, band):
+    """Rows 4 band .. 4 band + 3 of C = A @ B, B read along its rows (for short sums).
+
+    C[n, j] = sum_k A[n, k] * B[k, j]
+
+    Each k adds A[n, k] times row k of B to row n of C: the loop over j is
+    contiguous and vectorises with no reduction, which wins when K is a
+    handful (the 10 outputs of a classifier in B2, a batch of one in B3).
+    A (M, K), B (K, J) -> C (M, J) rows of the band, overwritten; returns how many.
+    """
+    r0 = 4 * band
+    rows = min(4, A.shape[0] - r0)
+    J = B.shape[1]
+    zero = C.dtype.type(0)
+    for n in range(r0, r0 + rows):
+        c = C[n]
+        for j in range(J):
+            c[j] = zero
+    for k in range(A.shape[1]):
+        b = B[k]
+        for n in range(r0, r0 + rows):
+            x = A[n, k]
+            c = C[n]
+            for j in range(J):
+                c[j] += x * b[j]
+    return rows
+
+
+@fast_kernel
+def product_band(A, BT, B, C, band):
+    """Rows of a band of C = A @ B, given B both ways round (BT = B.T and B): picks the faster form.
+
+    abt_band (4 x 4 blocks, sums along contiguous rows of A and BT) unless the
+    sums have fewer than SHORT_K terms, then ab_band. Returns how many rows.
+    """
+    if A.shape[1] < SHORT_K:
+        return ab_band(A, B, C, band)
+    return abt_band(A, BT, C, band)
+
+
 @fast_kernel
 def abt_product(A, B, C):
     """C = A @ B.T on one thread: the product core alone (benchmarks and tests).
@@ -367,31 +420,35 @@ def write_column(row, T, n):
 
 @fast_kernel
 def transpose(src, dst):
-    """dst = src.T, in 16 x 16 tiles so both sides stay in cache. src (R, C) -> dst (C, R)."""
+    """dst = src.T, eight rows of src at a time: each row of dst gets 8 contiguous values (a cache line).
+
+    src (R, C) -> dst (C, R). 3-4x faster than a 16 x 16 tiled loop or NumPy's copy here.
+    """
     R, C = src.shape
-    for r0 in range(0, R, 16):
-        r1 = min(r0 + 16, R)
-        for c0 in range(0, C, 16):
-            c1 = min(c0 + 16, C)
-            for r in range(r0, r1):
-                for c in range(c0, c1):
-                    dst[c, r] = src[r, c]
+    for r0 in range(0, R - 7, 8):
+        for c in range(C):
+            d = dst[c]
+            for k in range(8):
+                d[r0 + k] = src[r0 + k, c]
+    for r in range(R - R % 8, R):
+        for c in range(C):
+            dst[c, r] = src[r, c]
 
 
 # --- one layer: fused steps, a band of four rows at a time ----------------
 
 
 @fast_kernel
-def dense_forward_band(a_prev, WT, b, code, z, a, aT, band):
+def dense_forward_band(a_prev, W, WT, b, code, z, a, aT, band):
     """F1 + F2 for rows 4 band .. 4 band + 3 (equals kernels.dense_forward then kernels.activate).
 
     z[n, j] = b[j] + sum_i a_prev[n, i] * WT[j, i];   a[n, j] = f(z[n, j]);   aT[j, n] = a[n, j]
 
-    a_prev (N, I), WT (J, I) = W.T, b (J,) -> z, a (N, J) and, unless aT has
-    no columns, aT (J, N).
+    a_prev (N, I), W (I, J) and WT = W.T, b (J,) -> z, a (N, J) and, unless aT
+    has no columns, aT (J, N).
     """
     r0 = 4 * band
-    rows = abt_band(a_prev, WT, z, band)
+    rows = product_band(a_prev, WT, W, z, band)
     for n in range(r0, r0 + rows):
         bias_activate_row(code, b, z[n], a[n])
         if aT.shape[1] > 0:
@@ -399,64 +456,66 @@ def dense_forward_band(a_prev, WT, b, code, z, a, aT, band):
 
 
 @fast_kernel
-def dense_forward_fast(a_prev, WT, b, code, z, a, aT):
+def dense_forward_fast(a_prev, W, WT, b, code, z, a, aT):
     """F1 + F2 for a batch on one thread (see dense_forward_band)."""
     for band in range((a_prev.shape[0] + 3) // 4):
-        dense_forward_band(a_prev, WT, b, code, z, a, aT, band)
+        dense_forward_band(a_prev, W, WT, b, code, z, a, aT, band)
 
 
 @parallel_kernel
-def dense_forward_par(a_prev, WT, b, code, z, a, aT):
+def dense_forward_par(a_prev, W, WT, b, code, z, a, aT):
     """F1 + F2 for a batch, bands shared among threads (see dense_forward_band)."""
     for band in prange((a_prev.shape[0] + 3) // 4):
-        dense_forward_band(a_prev, WT, b, code, z, a, aT, band)
+        dense_forward_band(a_prev, W, WT, b, code, z, a, aT, band)
 
 
 @fast_kernel
-def backprop_delta_band(delta, W, code, z_prev, a_prev, delta_prev, delta_prevT, band):
+def backprop_delta_band(delta, W, WT, code, z_prev, a_prev, delta_prev, delta_prevT, band):
     """B2 for rows 4 band .. 4 band + 3 (equals kernels.backprop_delta).
 
     delta_prev[n, i] = (sum_j delta[n, j] * W[i, j]) * f'(z_prev[n, i]);  delta_prevT = delta_prev.T
 
-    delta (N, J), W (I, J), z_prev and a_prev (N, I) -> delta_prev (N, I), delta_prevT (I, N).
+    delta (N, J), W (I, J) and WT = W.T, z_prev and a_prev (N, I) -> delta_prev (N, I),
+    delta_prevT (I, N).
     """
     r0 = 4 * band
-    rows = abt_band(delta, W, delta_prev, band)
+    rows = product_band(delta, W, WT, delta_prev, band)
     for n in range(r0, r0 + rows):
         derivative_row(code, z_prev[n], a_prev[n], delta_prev[n])
         write_column(delta_prev[n], delta_prevT, n)
 
 
 @fast_kernel
-def backprop_delta_fast(delta, W, code, z_prev, a_prev, delta_prev, delta_prevT):
+def backprop_delta_fast(delta, W, WT, code, z_prev, a_prev, delta_prev, delta_prevT):
     """B2 for a batch on one thread (see backprop_delta_band)."""
     for band in range((delta.shape[0] + 3) // 4):
-        backprop_delta_band(delta, W, code, z_prev, a_prev, delta_prev, delta_prevT, band)
+        backprop_delta_band(delta, W, WT, code, z_prev, a_prev, delta_prev, delta_prevT, band)
 
 
 @parallel_kernel
-def backprop_delta_par(delta, W, code, z_prev, a_prev, delta_prev, delta_prevT):
+def backprop_delta_par(delta, W, WT, code, z_prev, a_prev, delta_prev, delta_prevT):
     """B2 for a batch, bands shared among threads (see backprop_delta_band)."""
     for band in prange((delta.shape[0] + 3) // 4):
-        backprop_delta_band(delta, W, code, z_prev, a_prev, delta_prev, delta_prevT, band)
+        backprop_delta_band(delta, W, WT, code, z_prev, a_prev, delta_prev, delta_prevT, band)
 
 
 @fast_kernel
-def weight_grad_fast(a_prevT, deltaT, dW):
+def weight_grad_fast(a_prevT, deltaT, delta, dW):
     """B3 on one thread (equals kernels.weight_grad): dW = a_prev.T @ delta.
 
     dW[i, j] = sum_n a_prevT[i, n] * deltaT[j, n]
 
-    a_prevT (I, N), deltaT (J, N) -> dW (I, J), overwritten; bands of four i.
+    a_prevT (I, N), deltaT (J, N) and delta = deltaT.T -> dW (I, J), overwritten; bands of four i.
     """
-    abt_product(a_prevT, deltaT, dW)
+    for band in range((a_prevT.shape[0] + 3) // 4):
+        product_band(a_prevT, deltaT, delta, dW, band)
 
 
 @parallel_kernel
-def weight_grad_par(a_prevT, deltaT, dW):
+def weight_grad_par(a_prevT, deltaT, delta, dW):
     """B3 with the bands of i shared among threads (see weight_grad_fast)."""
     for band in prange((a_prevT.shape[0] + 3) // 4):
-        abt_band(a_prevT, deltaT, dW, band)
+        product_band(a_prevT, deltaT, delta, dW, band)
 
 
 @fast_kernel
@@ -524,7 +583,7 @@ def forward_pass_fast(params, paramsT, sizes, acts, X, zbuf, abuf, aTbuf, thread
     N = X.shape[0]
     L = sizes.shape[0] - 1
     for l in range(L):
-        _, b = param_views_c(params, sizes, l)
+        W, b = param_views_c(params, sizes, l)
         WT = weight_t_view(paramsT, sizes, l)
         a_prev = X if l == 0 else work_view_c(abuf, sizes, l - 1, N)
         z = work_view_c(zbuf, sizes, l, N)
@@ -534,14 +593,14 @@ def forward_pass_fast(params, paramsT, sizes, acts, X, zbuf, abuf, aTbuf, thread
         else:
             aT = aTbuf[:0].reshape((0, 0))
         if use_threads(threaded, N, sizes[l], sizes[l + 1]):
-            dense_forward_par(a_prev, WT, b, acts[l], z, a, aT)
+            dense_forward_par(a_prev, W, WT, b, acts[l], z, a, aT)
         else:
-            dense_forward_fast(a_prev, WT, b, acts[l], z, a, aT)
+            dense_forward_fast(a_prev, W, WT, b, acts[l], z, a, aT)
 
 
 @fast_kernel
-def backward_pass_fast(params, grads, sizes, acts, loss_code, XT, Y, zbuf, abuf, aTbuf, dbuf, dTbuf,
-                       threaded):  # fmt: skip
+def backward_pass_fast(params, paramsT, grads, sizes, acts, loss_code, XT, Y, zbuf, abuf, aTbuf, dbuf,
+                       dTbuf, threaded):  # fmt: skip
     """B1, then B3, B4 and B2 layer by layer (equals kernels.backward_pass).
 
     Needs forward_pass_fast's zbuf, abuf and aTbuf for the same batch, whose
@@ -556,19 +615,21 @@ def backward_pass_fast(params, grads, sizes, acts, loss_code, XT, Y, zbuf, abuf,
     for l in range(L - 1, -1, -1):
         I = sizes[l]
         J = sizes[l + 1]
+        delta = work_view_c(dbuf, sizes, l, N)
         deltaT = transposed_view(dTbuf, sizes, l, N)
         dW, db = param_views_c(grads, sizes, l)
         a_prevT = XT if l == 0 else transposed_view(aTbuf, sizes, l - 1, N)
         if use_threads(threaded, N, I, J):
-            weight_grad_par(a_prevT, deltaT, dW)
+            weight_grad_par(a_prevT, deltaT, delta, dW)
         else:
-            weight_grad_fast(a_prevT, deltaT, dW)
+            weight_grad_fast(a_prevT, deltaT, delta, dW)
         bias_grad_fast(deltaT, db)
         if l > 0:
             W, _ = param_views_c(params, sizes, l)
             args = (
-                work_view_c(dbuf, sizes, l, N),
+                delta,
                 W,
+                weight_t_view(paramsT, sizes, l),
                 acts[l - 1],
                 work_view_c(zbuf, sizes, l - 1, N),
                 work_view_c(abuf, sizes, l - 1, N),
@@ -613,8 +674,8 @@ def train_sgd_fast(params, paramsT, grads, sizes, acts, loss_code, X, Y, lr, bat
                 loss_code, work_view_c(zbuf, sizes, L - 1, m), work_view_c(abuf, sizes, L - 1, m), Ym
             )
             total += batch_loss if summed else batch_loss * (m / N)
-            backward_pass_fast(params, grads, sizes, acts, loss_code, XmT, Ym, zbuf, abuf, aTbuf, dbuf,
-                               dTbuf, threaded)  # fmt: skip
+            backward_pass_fast(params, paramsT, grads, sizes, acts, loss_code, XmT, Ym, zbuf, abuf, aTbuf,
+                               dbuf, dTbuf, threaded)  # fmt: skip
             sgd_update_fast(params, grads, lr)
             refresh_transposes(params, paramsT, sizes)
         losses[e] = total
@@ -766,8 +827,9 @@ def backward_pass(params, grads, sizes, acts, loss_code, X, Y, zbuf, abuf, dbuf,
     N = X.shape[0]
     for l in range(sizes.shape[0] - 2):  # the hidden layers' a.T, which forward_pass did not keep
         transpose(_plain.work_view(abuf, sizes, l, N), transposed_view(aTbuf, sizes, l, N))
-    backward_pass_fast(params, grads, sizes, acts, loss_code, np.ascontiguousarray(X.T), Y, zbuf, abuf,
-                       aTbuf, dbuf, np.empty_like(dbuf), _threaded())  # fmt: skip
+    XT = np.ascontiguousarray(X.T)
+    backward_pass_fast(params, paramsT, grads, sizes, acts, loss_code, XT, Y, zbuf, abuf, aTbuf, dbuf,
+                       np.empty_like(dbuf), _threaded())  # fmt: skip
 
 
 def train_sgd(params, grads, sizes, acts, loss_code, X, Y, lr, batch_size, rng_state, order,
@@ -794,7 +856,7 @@ _NO_COPY = np.empty((0, 0))
 def dense_forward(a_prev, W, b, z):
     """kernels.dense_forward, by dense_forward_fast (identity activation, so only z is kept)."""
     WT = np.ascontiguousarray(W.T)
-    dense_forward_fast(a_prev, WT, b, IDENTITY, z, np.empty_like(z), _NO_COPY.astype(z.dtype))
+    dense_forward_fast(a_prev, W, WT, b, IDENTITY, z, np.empty_like(z), _NO_COPY.astype(z.dtype))
 
 
 def activate(code, z, a):
@@ -808,12 +870,12 @@ def activate(code, z, a):
 def backprop_delta(delta, W, code, z_prev, a_prev, delta_prev):
     """kernels.backprop_delta, by backprop_delta_fast."""
     delta_prevT = np.empty(delta_prev.shape[::-1], dtype=delta_prev.dtype)
-    backprop_delta_fast(delta, W, code, z_prev, a_prev, delta_prev, delta_prevT)
+    backprop_delta_fast(delta, W, np.ascontiguousarray(W.T), code, z_prev, a_prev, delta_prev, delta_prevT)
 
 
 def weight_grad(a_prev, delta, dW):
     """kernels.weight_grad, by weight_grad_fast on the transposed copies."""
-    weight_grad_fast(np.ascontiguousarray(a_prev.T), np.ascontiguousarray(delta.T), dW)
+    weight_grad_fast(np.ascontiguousarray(a_prev.T), np.ascontiguousarray(delta.T), delta, dW)
 
 
 def bias_grad(delta, db):
