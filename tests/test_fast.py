@@ -132,15 +132,15 @@ def test_results_do_not_depend_on_the_thread_count(threads):
     builds of each product equal.
     """
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(300, 64))
-    Y = np.eye(10)[rng.integers(0, 10, 300)]
+    X = rng.normal(size=(600, 64))
+    Y = np.eye(10)[rng.integers(0, 10, 600)]
     params = {}
     for count in (1, 2):
         numba.set_num_threads(count)
         net = loopnet.Network([64, 96, 10], activation="tanh", output_activation="softmax",
                               loss="cross_entropy", seed=0)  # fmt: skip
-        assert not fast.is_small(net._sizes, 64) and 64 * 64 * 96 >= fast.PARALLEL_MIN_WORK
-        net.fit(X, Y, epochs=3, lr=0.1, batch_size=64)
+        assert 256 * 64 * 96 >= fast.PARALLEL_MIN_WORK > 256 * 96 * 10  # threaded and serial products
+        net.fit(X, Y, epochs=2, lr=0.1, batch_size=256)
         params[count] = net.params
     np.testing.assert_array_equal(params[1], params[2])
     A, B = rng.normal(size=(37, 29)), rng.normal(size=(23, 29))

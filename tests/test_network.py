@@ -148,8 +148,8 @@ ALLOC_SCRIPT = textwrap.dedent(
     import sys
     import numpy as np, loopnet
     from numba.core.runtime import rtsys
-    sizes, batch_size = {"tiny": ([4, 6, 1], 8), "blocked": ([32, 64, 48, 3], 32)}[sys.argv[1]]
-    X = np.random.default_rng(0).normal(size=(50, sizes[0])); Y = (X[:, :sizes[-1]] > 0).astype(float)
+    sizes, batch_size = {"tiny": ([4, 6, 1], 8), "blocked": ([160, 128, 24, 3], 64)}[sys.argv[1]]
+    X = np.random.default_rng(0).normal(size=(150, sizes[0])); Y = (X[:, :sizes[-1]] > 0).astype(float)
     net = loopnet.Network(sizes, seed=0)
     net.fit(X, Y, epochs=1, lr=0.1, batch_size=batch_size)
     counts = []
@@ -157,7 +157,8 @@ ALLOC_SCRIPT = textwrap.dedent(
         before = rtsys.get_allocation_stats().alloc
         net.fit(X, Y, epochs=epochs, lr=0.1, batch_size=batch_size)
         counts.append(rtsys.get_allocation_stats().alloc - before)
-    print("ALLOCS", *counts, loopnet.fast.is_small(net._sizes, batch_size))
+    threaded = batch_size * sizes[0] * sizes[1] >= loopnet.fast.PARALLEL_MIN_WORK
+    print("ALLOCS", *counts, loopnet.fast.is_small(net._sizes, batch_size), threaded)
     """
 )
 
@@ -172,6 +173,7 @@ def test_no_allocation_inside_the_epoch_loop(path):
     done = subprocess.run([sys.executable, "-c", ALLOC_SCRIPT, path], env=env, capture_output=True,
                           text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    ten, thousand, small = done.stdout.split("ALLOCS")[1].split()
+    ten, thousand, small, threaded = done.stdout.split("ALLOCS")[1].split()
     assert small == str(path == "tiny")  # the network took the path it is named for
+    assert threaded == str(path == "blocked")  # and the blocked one reached the prange drivers
     assert int(ten) == int(thousand)
