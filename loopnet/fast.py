@@ -538,6 +538,66 @@ def sgd_update_fast(params, grads, lr):
         params[p] -= step * grads[p]
 
 
+@fast_kernel
+def sgd_update_rows8(W, dW, WT, step, block):
+    """U1 for rows 8 block .. 8 block + 7 of one layer's W, writing W.T as it goes.
+
+    W[i, j] -= step * dW[i, j];  WT[j, i] = W[i, j]   (the update and the refresh of W.T in one pass)
+    """
+    r0 = 8 * block
+    rows = min(8, W.shape[0] - r0)
+    for c in range(W.shape[1]):
+        t = WT[c]
+        for k in range(rows):
+            w = W[r0 + k, c] - step * dW[r0 + k, c]
+            W[r0 + k, c] = w
+            t[r0 + k] = w
+
+
+@fast_kernel
+def sgd_update_layer(W, dW, WT, step):
+    """U1 for one layer's W and its transpose, on one thread (see sgd_update_rows8)."""
+    for block in range((W.shape[0] + 7) // 8):
+        sgd_update_rows8(W, dW, WT, step, block)
+
+
+@parallel_kernel
+def sgd_update_layer_par(W, dW, WT, step):
+    """U1 for one layer's W and its transpose, blocks of rows shared among threads."""
+    for block in prange((W.shape[0] + 7) // 8):
+        sgd_update_rows8(W, dW, WT, step, block)
+
+
+@fast_kernel
+def gather_transpose_rows8(X, order, start, Xm, XmT, block):
+    """Rows 8 block .. 8 block + 7 of a minibatch: Xm[r] = X[order[start + r]] and XmT = Xm.T."""
+    r0 = 8 * block
+    rows = min(8, Xm.shape[0] - r0)
+    for k in range(rows):
+        src = X[order[start + r0 + k]]
+        dst = Xm[r0 + k]
+        for c in range(dst.shape[0]):
+            dst[c] = src[c]
+    for c in range(Xm.shape[1]):
+        t = XmT[c]
+        for k in range(rows):
+            t[r0 + k] = Xm[r0 + k, c]
+
+
+@fast_kernel
+def gather_transpose(X, order, start, Xm, XmT):
+    """A minibatch of X's rows and its transpose, on one thread (see gather_transpose_rows8)."""
+    for block in range((Xm.shape[0] + 7) // 8):
+        gather_transpose_rows8(X, order, start, Xm, XmT, block)
+
+
+@parallel_kernel
+def gather_transpose_par(X, order, start, Xm, XmT):
+    """A minibatch of X's rows and its transpose, blocks of rows shared among threads."""
+    for block in prange((Xm.shape[0] + 7) // 8):
+        gather_transpose_rows8(X, order, start, Xm, XmT, block)
+
+
 # --- the whole network ------------------------------------------------------
 #
 # Besides kernels.py's flat buffers, the fast kernels keep transposed copies:
@@ -572,6 +632,22 @@ def refresh_transposes(params, paramsT, sizes):
 def use_threads(threaded, N, I, J):
     """Whether a product of N x I x J multiply-adds goes to the thread pool."""
     return threaded and N * I * J >= PARALLEL_MIN_WORK
+
+
+@fast_kernel
+def sgd_update_all(params, paramsT, grads, sizes, lr, threaded):
+    """U1 for every layer (equals kernels.sgd_update), refreshing each W.T in the same pass."""
+    step = params.dtype.type(lr)
+    for l in range(sizes.shape[0] - 1):
+        W, b = param_views_c(params, sizes, l)
+        dW, db = param_views_c(grads, sizes, l)
+        WT = weight_t_view(paramsT, sizes, l)
+        for j in range(b.shape[0]):
+            b[j] -= step * db[j]
+        if use_threads(threaded, 8, W.shape[0], W.shape[1]):  # memory-bound: worth threads sooner
+            sgd_update_layer_par(W, dW, WT, step)
+        else:
+            sgd_update_layer(W, dW, WT, step)
 
 
 @fast_kernel
@@ -649,7 +725,8 @@ def train_sgd_fast(params, paramsT, grads, sizes, acts, loss_code, X, Y, lr, bat
 
     The same epochs, shuffles, batches and loss history as the plain kernel;
     the only extra work per step is the transposed copies (X.T of the batch,
-    and W.T after each update). Nothing is allocated inside the epoch loop.
+    made as its rows are gathered, and W.T, written by the update). Nothing is
+    allocated inside the epoch loop.
     """
     N, n0 = X.shape
     nL = Y.shape[1]
@@ -666,9 +743,11 @@ def train_sgd_fast(params, paramsT, grads, sizes, acts, loss_code, X, Y, lr, bat
             Xm = Xb[: m * n0].reshape((m, n0))
             XmT = XbT[: m * n0].reshape((n0, m))
             Ym = Yb[: m * nL].reshape((m, nL))
-            gather_rows(X, order, start, Xm)
+            if use_threads(threaded, 8, m, n0):
+                gather_transpose_par(X, order, start, Xm, XmT)
+            else:
+                gather_transpose(X, order, start, Xm, XmT)
             gather_rows(Y, order, start, Ym)
-            transpose(Xm, XmT)
             forward_pass_fast(params, paramsT, sizes, acts, Xm, zbuf, abuf, aTbuf, threaded)
             batch_loss = loss_value(
                 loss_code, work_view_c(zbuf, sizes, L - 1, m), work_view_c(abuf, sizes, L - 1, m), Ym
@@ -676,8 +755,7 @@ def train_sgd_fast(params, paramsT, grads, sizes, acts, loss_code, X, Y, lr, bat
             total += batch_loss if summed else batch_loss * (m / N)
             backward_pass_fast(params, paramsT, grads, sizes, acts, loss_code, XmT, Ym, zbuf, abuf, aTbuf,
                                dbuf, dTbuf, threaded)  # fmt: skip
-            sgd_update_fast(params, grads, lr)
-            refresh_transposes(params, paramsT, sizes)
+            sgd_update_all(params, paramsT, grads, sizes, lr, threaded)
         losses[e] = total
 
 
