@@ -70,7 +70,10 @@ def train_in_threads(jobs: list[tuple[str, int]], numba_threads: int | None) -> 
     return results
 
 
-@pytest.mark.parametrize("pair", [("blocked", "tiny"), ("blocked", "blocked"), ("tiny", "tiny")], ids="+".join)
+PAIRS = [("blocked", "tiny"), ("blocked", "blocked"), ("tiny", "tiny")]
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids="+".join)
 def test_two_threads_train_exactly_as_one_after_the_other(pair):
     jobs = [(name, seed) for seed, name in enumerate(pair)]
     sequential = [train(name, seed, 1) for name, seed in jobs]
