@@ -16,10 +16,11 @@ by 80-120 KiB (measured here; with ``MALLOC_MMAP_THRESHOLD_`` fixed it does
 not happen). That is the allocator adapting once per process, whatever the
 number of epochs; after the second fit the growth is exactly 0 KiB.
 
-Networks: the tiny 2-4-1 XOR network (``fast.train_sgd_small``) and a
+Networks: the tiny 2-4-1 XOR network (``fast.train_sgd_small``); a
 digits-sized 64-128-10 relu/softmax/cross_entropy network on 1797 x 64 random
-inputs at batch 32 (the blocked kernels, with two Numba threads so the
-threaded drivers run).
+inputs at batch 32 (the blocked kernels, on one thread: its products are below
+``fast.PARALLEL_MIN_WORK``); and the same network at batch 512, whose products
+run on Numba's threads (two, set here).
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ CHILD = textwrap.dedent(
         X = rng.random((1797, 64)); Y = np.eye(10)[rng.integers(0, 10, 1797)]
         net = loopnet.Network([64, 128, 10], activation="relu", output_activation="softmax",
                               loss="cross_entropy", seed=0)
-        kwargs = dict(lr=0.01, batch_size=32)
+        batch = 32 if case == "digits" else 512
+        assert loopnet.fast.use_threads(True, batch, 64, 128) == (case == "digits-threaded")
+        kwargs = dict(lr=0.01, batch_size=batch)
 
     for _ in range(2):  # load the kernels, start the threads, let malloc settle (see the docstring)
         net.fit(X, Y, epochs=1, **kwargs)
@@ -56,7 +59,7 @@ CHILD = textwrap.dedent(
     """
 )
 
-CASES = ("tiny", "digits")
+CASES = ("tiny", "digits", "digits-threaded")
 EPOCHS = (10, 1000)
 
 
@@ -75,15 +78,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     measure("digits", 1)  # load or compile once, so no run below pays for writing the cache
     print("peak RSS (ru_maxrss) around one fit, after two 1-epoch warm-up fits in the same process; KiB")
-    print(f"| {'network':<8} | {'epochs':>6} | {'peak before':>11} | {'peak after':>10} | {'growth':>6} |")
-    print(f"|{'-' * 10}|{'-' * 8}|{'-' * 13}|{'-' * 12}|{'-' * 8}|")
+    print(f"| {'network':<15} | {'epochs':>6} | {'peak before':>11} | {'peak after':>10} | {'growth':>6} |")
+    print(f"|{'-' * 17}|{'-' * 8}|{'-' * 13}|{'-' * 12}|{'-' * 8}|")
     growth: dict[tuple[str, int], list[int]] = {}
     for case in CASES:
         for _ in range(args.runs):
             for epochs in EPOCHS:  # interleaved, so drift on a shared machine hits both alike
                 before, after = measure(case, epochs)
                 growth.setdefault((case, epochs), []).append(after - before)
-                print(f"| {case:<8} | {epochs:>6} | {before:>11} | {after:>10} | {after - before:>6} |")
+                print(f"| {case:<15} | {epochs:>6} | {before:>11} | {after:>10} | {after - before:>6} |")
     for case in CASES:
         ten, thousand = (growth[case, e] for e in EPOCHS)
         print(f"{case}: growth of the peak over {args.runs} runs: 10 epochs {min(ten)}-{max(ten)} KiB, "

@@ -2,7 +2,10 @@
 
 Each count runs in a fresh process: the network fits one epoch twice (loading
 the kernels, starting Numba's threads), then ``ru_maxrss`` is read before and
-after the measured fit. tests/test_network.py counts Numba's allocations
+after the measured fit. Networks: 2-4-1 (``fast.train_sgd_small``), 64-128-10
+at batch 32 (the blocked kernels, on one thread: the products are below
+``fast.PARALLEL_MIN_WORK``) and the same at a full batch of 400 rows, whose
+products run on Numba's threads. tests/test_network.py counts Numba's allocations
 inside the epoch loop; this test looks at the whole process, Python, NumPy and
 the thread pool included, so whatever grew with the epochs (a history kept per
 epoch, a leak in the thread pool, a buffer allocated per batch and not freed)
@@ -42,11 +45,13 @@ CHILD = textwrap.dedent(
         X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]]); Y = np.array([0, 1, 1, 0])
         net = loopnet.Network([2, 4, 1], activation="tanh", loss="bce", seed=0)
         kwargs = dict(lr=1.0)
-    else:  # fast.train_sgd_fast with the threaded drivers; X is 400 x 64 = 200 KiB, above mmap's threshold
+    else:  # fast.train_sgd_fast; X is 400 x 64 = 200 KiB, above mmap's threshold
         X = rng.random((400, 64)); Y = np.eye(10)[rng.integers(0, 10, 400)]
         net = loopnet.Network([64, 128, 10], activation="relu", output_activation="softmax",
                               loss="cross_entropy", seed=0)
-        kwargs = dict(lr=0.01, batch_size=32)
+        batch = 32 if case == "digits" else 400  # a full batch of 400 rows runs the *_par drivers
+        assert loopnet.fast.use_threads(True, batch, 64, 128) == (case == "digits-threaded")
+        kwargs = dict(lr=0.01, batch_size=batch)
     for _ in range(2):
         net.fit(X, Y, epochs=1, **kwargs)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -68,6 +73,6 @@ def peak_growth(case: str, epochs: int) -> int:
     return after - before
 
 
-@pytest.mark.parametrize("case", ["tiny", "digits"])
+@pytest.mark.parametrize("case", ["tiny", "digits", "digits-threaded"])
 def test_the_peak_grows_no_more_for_1000_epochs_than_for_10(case):
     assert peak_growth(case, 1000) == peak_growth(case, 10)
