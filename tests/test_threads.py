@@ -31,6 +31,7 @@ SPECS = {
     # name: (sizes, activation, output, loss, rows, epochs, batch)
     "tiny": ([2, 4, 1], "tanh", "sigmoid", "bce", 4, 3000, None),
     "blocked": ([64, 128, 10], "relu", "softmax", "cross_entropy", 300, 15, 32),
+    "threaded": ([64, 128, 10], "relu", "softmax", "cross_entropy", 300, 15, None),  # prange drivers
 }
 
 
@@ -70,7 +71,7 @@ def train_in_threads(jobs: list[tuple[str, int]], numba_threads: int | None) -> 
     return results
 
 
-PAIRS = [("blocked", "tiny"), ("blocked", "blocked"), ("tiny", "tiny")]
+PAIRS = [("blocked", "tiny"), ("blocked", "blocked"), ("tiny", "tiny"), ("threaded", "tiny")]
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids="+".join)
@@ -119,8 +120,10 @@ CONCURRENT_PRANGE = textwrap.dedent(
     except ValueError as exc:
         print("NOLAYER", exc)
         raise SystemExit(0)
+    from loopnet import fast
     from test_threads import train, train_in_threads
-    jobs = [("blocked", 0), ("blocked", 1)]
+    assert fast.use_threads(True, 300, 64, 128), "full batches of 300 rows no longer reach the *_par drivers"
+    jobs = [("threaded", 0), ("threaded", 1)]
     sequential = [train(name, seed, None) for name, seed in jobs]
     concurrent = train_in_threads(jobs, numba_threads=None)
     same = all(np.array_equal(c[0], s[0]) and np.array_equal(c[1], s[1])
