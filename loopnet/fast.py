@@ -622,7 +622,7 @@ def weight_t_view(paramsT, sizes, l):
 
 @fast_kernel
 def refresh_transposes(params, paramsT, sizes):
-    """paramsT's W.T = params' W for every layer (after each update)."""
+    """paramsT's W.T = params' W for every layer (once per fit: sgd_update_all keeps it current)."""
     for l in range(sizes.shape[0] - 1):
         W, _ = param_views_c(params, sizes, l)
         transpose(W, weight_t_view(paramsT, sizes, l))
