@@ -19,9 +19,10 @@ matters:
    copy of every W (refreshed after each update) and the forward and backward
    passes also write transposed copies of the activations and deltas.
 2. **Fusion.** Rows are done in bands of four. Once a band of z is summed, the
-   bias, the activation and the transposed copy are applied to it while it is
-   still in cache (F1 + F2); once a band of the back-propagated sum is done,
-   the activation derivative is applied to it (B2).
+   bias and the activation are applied to it while it is still in cache
+   (F1 + F2); once a band of the back-propagated sum is done, the activation
+   derivative is applied to it (B2). The transposed copies are a pass of their
+   own, eight rows at a time (a whole cache line per write).
 3. **exp as a loop.** :func:`exp_approx` is a polynomial LLVM can vectorise
    (there is no vector ``exp`` library here, and Numba's ``np.exp`` is scalar).
 4. **Threads.** ``*_par`` drivers hand the bands to ``prange``. A band is
@@ -63,15 +64,15 @@ from .activations import (
 from .kernels import gather_rows, loss_value, output_delta, param_views_c, shuffle, work_view_c
 from .losses import SSE
 
-PARALLEL_MIN_WORK = 1 << 20
+PARALLEL_MIN_WORK = 1 << 19
 """Products with fewer multiply-adds than this (N * I * J) stay on one thread.
 
 On this 2-core machine a parallel region costs about 1.5 us when the other core
 is idle, but can cost 100 us or more when another process holds it, and small
 products are where that cost shows (the digits network at batch 32 ran 30x
-slower threaded than on one thread while a second job was running). Above a
-million multiply-adds a product takes a millisecond or more, and two threads
-pay whatever else runs.
+slower threaded than on one thread while a second job was running). Above
+half a million multiply-adds a product takes a quarter of a millisecond or
+more on one core, and two threads pay even with something else running.
 """
 
 # --- exp, written so that a loop of it vectorises ----------------------------
@@ -148,24 +149,24 @@ def exp_approx(x):
 
 
 @fast_kernel
-def abt_rows4(A, B, C, r0):
-    """Rows r0..r0+3 of C = A @ B.T, in 4 x 4 blocks held in 16 local sums.
+def abt_rows4(A, B, C, r0, j_lo, j_hi):
+    """Rows r0..r0+3, columns j_lo..j_hi-1 of C = A @ B.T, in 4 x 4 blocks held in 16 local sums.
 
     C[n, j] = sum_k A[n, k] * B[j, k]      (every product of kernels.py in this form)
 
     A (M, K) and B (J, K) are read along rows, contiguously; each block loads 4
-    values of A and 4 of B per k for 16 multiply-adds. Columns left over when J
-    is not a multiple of 4 are done 4 x 1. A (M, K), B (J, K) -> C (M, J) rows
-    r0..r0+3, overwritten.
+    values of A and 4 of B per k for 16 multiply-adds. Columns left over when
+    the panel is not a multiple of 4 wide are done 4 x 1. A (M, K), B (J, K)
+    -> C (M, J) rows r0..r0+3, columns j_lo..j_hi-1, overwritten.
     """
     a0 = A[r0]
     a1 = A[r0 + 1]
     a2 = A[r0 + 2]
     a3 = A[r0 + 3]
     K = A.shape[1]
-    J = B.shape[0]
+    j_end = j_hi - (j_hi - j_lo) % 4
     zero = C.dtype.type(0)
-    for j0 in range(0, J - 3, 4):
+    for j0 in range(j_lo, j_end, 4):
         b0 = B[j0]
         b1 = B[j0 + 1]
         b2 = B[j0 + 2]
@@ -215,7 +216,7 @@ def abt_rows4(A, B, C, r0):
         C[r0 + 3, j0 + 1] = c31
         C[r0 + 3, j0 + 2] = c32
         C[r0 + 3, j0 + 3] = c33
-    for j in range(J - J % 4, J):
+    for j in range(j_end, j_hi):
         b = B[j]
         c0 = c1 = c2 = c3 = zero
         for k in range(K):
@@ -231,13 +232,13 @@ def abt_rows4(A, B, C, r0):
 
 
 @fast_kernel
-def abt_row1(A, B, C, r):
-    """Row r of C = A @ B.T, four columns at a time (the rows left over by abt_rows4)."""
+def abt_row1(A, B, C, r, j_lo, j_hi):
+    """Row r, columns j_lo..j_hi-1 of C = A @ B.T, four columns at a time (rows left by abt_rows4)."""
     a = A[r]
     K = A.shape[1]
-    J = B.shape[0]
+    j_end = j_hi - (j_hi - j_lo) % 4
     zero = C.dtype.type(0)
-    for j0 in range(0, J - 3, 4):
+    for j0 in range(j_lo, j_end, 4):
         b0 = B[j0]
         b1 = B[j0 + 1]
         b2 = B[j0 + 2]
@@ -253,7 +254,7 @@ def abt_row1(A, B, C, r):
         C[r, j0 + 1] = c1
         C[r, j0 + 2] = c2
         C[r, j0 + 3] = c3
-    for j in range(J - J % 4, J):
+    for j in range(j_end, j_hi):
         b = B[j]
         c = zero
         for k in range(K):
@@ -262,16 +263,29 @@ def abt_row1(A, B, C, r):
 
 
 @fast_kernel
-def abt_band(A, B, C, band):
-    """Rows 4 band .. 4 band + 3 of C = A @ B.T (fewer in the last band); returns how many."""
+def abt_band(A, B, C, band, j_lo, j_hi):
+    """Rows 4 band .. 4 band + 3 (fewer in the last band), columns j_lo..j_hi-1 of C = A @ B.T.
+
+    Returns how many rows.
+    """
     r0 = 4 * band
     rows = min(4, A.shape[0] - r0)
     if rows == 4:
-        abt_rows4(A, B, C, r0)
+        abt_rows4(A, B, C, r0, j_lo, j_hi)
     else:
         for r in range(r0, r0 + rows):
-            abt_row1(A, B, C, r)
+            abt_row1(A, B, C, r, j_lo, j_hi)
     return rows
+
+
+PANEL = 64
+"""Columns of C (rows of B) per panel: 64 rows of B of up to ~1000 terms stay in L2 across all bands."""
+
+
+@fast_kernel
+def panel_width(K, J):
+    """How many columns of C a panel of a K-term product takes (all of them for short sums)."""
+    return J if K < SHORT_K else PANEL
 
 
 SHORT_K = 16
@@ -308,15 +322,16 @@ def ab_band(A, B, C, band):
 
 
 @fast_kernel
-def product_band(A, BT, B, C, band):
-    """Rows of a band of C = A @ B, given B both ways round (BT = B.T and B): picks the faster form.
+def product_band(A, BT, B, C, band, j_lo, j_hi):
+    """A band of rows, panel of columns of C = A @ B, given B both ways round (BT = B.T and B).
 
     abt_band (4 x 4 blocks, sums along contiguous rows of A and BT) unless the
-    sums have fewer than SHORT_K terms, then ab_band. Returns how many rows.
+    sums have fewer than SHORT_K terms, then ab_band (whose panel is always
+    every column: see panel_width). Returns how many rows.
     """
     if A.shape[1] < SHORT_K:
         return ab_band(A, B, C, band)
-    return abt_band(A, BT, C, band)
+    return abt_band(A, BT, C, band, j_lo, j_hi)
 
 
 @fast_kernel
@@ -324,16 +339,24 @@ def abt_product(A, B, C):
     """C = A @ B.T on one thread: the product core alone (benchmarks and tests).
 
     C[n, j] = sum_k A[n, k] * B[j, k];  A (M, K), B (J, K) -> C (M, J).
+
+    Panels of PANEL columns outside, bands of four rows inside: a panel's rows
+    of B are read from L2 by every band (15% faster than whole rows of C at
+    256 x 784 x 256 in float64).
     """
-    for band in range((A.shape[0] + 3) // 4):
-        abt_band(A, B, C, band)
+    J = B.shape[0]
+    for j_lo in range(0, J, PANEL):
+        for band in range((A.shape[0] + 3) // 4):
+            abt_band(A, B, C, band, j_lo, min(J, j_lo + PANEL))
 
 
 @parallel_kernel
 def abt_product_par(A, B, C):
-    """C = A @ B.T with the bands of rows shared among Numba's threads."""
-    for band in prange((A.shape[0] + 3) // 4):
-        abt_band(A, B, C, band)
+    """C = A @ B.T with the bands of each panel shared among Numba's threads."""
+    J = B.shape[0]
+    for j_lo in range(0, J, PANEL):
+        for band in prange((A.shape[0] + 3) // 4):
+            abt_band(A, B, C, band, j_lo, min(J, j_lo + PANEL))
 
 
 # --- element-wise epilogues, one row at a time -----------------------------
@@ -412,91 +435,124 @@ def derivative_row(code, z, a, d):
 
 
 @fast_kernel
-def write_column(row, T, n):
-    """T[:, n] = row: one row of a batch into its transposed copy."""
-    for j in range(row.shape[0]):
-        T[j, n] = row[j]
+def transpose_rows8(src, dst, block):
+    """dst[:, r] = src[r, :] for the rows r of block 8 block .. 8 block + 7 (fewer at the end).
+
+    Each row of dst gets 8 contiguous values, a whole cache line: 3-4x faster
+    than a 16 x 16 tiled loop or NumPy's copy here, and two threads never write
+    into the same line.
+    """
+    r0 = 8 * block
+    rows = min(8, src.shape[0] - r0)
+    for c in range(src.shape[1]):
+        d = dst[c]
+        for k in range(rows):
+            d[r0 + k] = src[r0 + k, c]
 
 
 @fast_kernel
 def transpose(src, dst):
-    """dst = src.T, eight rows of src at a time: each row of dst gets 8 contiguous values (a cache line).
+    """dst = src.T on one thread, 8 rows of src at a time. src (R, C) -> dst (C, R)."""
+    for block in range((src.shape[0] + 7) // 8):
+        transpose_rows8(src, dst, block)
 
-    src (R, C) -> dst (C, R). 3-4x faster than a 16 x 16 tiled loop or NumPy's copy here.
-    """
-    R, C = src.shape
-    for r0 in range(0, R - 7, 8):
-        for c in range(C):
-            d = dst[c]
-            for k in range(8):
-                d[r0 + k] = src[r0 + k, c]
-    for r in range(R - R % 8, R):
-        for c in range(C):
-            dst[c, r] = src[r, c]
+
+@parallel_kernel
+def transpose_par(src, dst):
+    """dst = src.T, the blocks of 8 rows shared among threads."""
+    for block in prange((src.shape[0] + 7) // 8):
+        transpose_rows8(src, dst, block)
 
 
 # --- one layer: fused steps, a band of four rows at a time ----------------
 
 
 @fast_kernel
-def dense_forward_band(a_prev, W, WT, b, code, z, a, aT, band):
+def dense_forward_band(a_prev, W, WT, b, code, z, a, band, j_lo, j_hi):
     """F1 + F2 for rows 4 band .. 4 band + 3 (equals kernels.dense_forward then kernels.activate).
 
-    z[n, j] = b[j] + sum_i a_prev[n, i] * WT[j, i];   a[n, j] = f(z[n, j]);   aT[j, n] = a[n, j]
+    z[n, j] = b[j] + sum_i a_prev[n, i] * WT[j, i];   a[n, j] = f(z[n, j])
 
-    a_prev (N, I), W (I, J) and WT = W.T, b (J,) -> z, a (N, J) and, unless aT
-    has no columns, aT (J, N).
+    Sums the panel j_lo..j_hi-1 of z; with the last panel the band's rows are
+    complete, and get their bias and activation while still in cache.
+    a_prev (N, I), W (I, J) and WT = W.T, b (J,) -> z, a (N, J).
     """
     r0 = 4 * band
-    rows = product_band(a_prev, WT, W, z, band)
-    for n in range(r0, r0 + rows):
-        bias_activate_row(code, b, z[n], a[n])
-        if aT.shape[1] > 0:
-            write_column(a[n], aT, n)
+    rows = product_band(a_prev, WT, W, z, band, j_lo, j_hi)
+    if j_hi == z.shape[1]:
+        for n in range(r0, r0 + rows):
+            bias_activate_row(code, b, z[n], a[n])
 
 
 @fast_kernel
 def dense_forward_fast(a_prev, W, WT, b, code, z, a, aT):
-    """F1 + F2 for a batch on one thread (see dense_forward_band)."""
-    for band in range((a_prev.shape[0] + 3) // 4):
-        dense_forward_band(a_prev, W, WT, b, code, z, a, aT, band)
+    """F1 + F2 for a batch on one thread (see dense_forward_band); then aT = a.T unless aT is empty.
+
+    The transposed copy is a pass of its own: written column by column from
+    inside the bands it cost 7x more (one cache line per value).
+    """
+    J = z.shape[1]
+    panel = panel_width(a_prev.shape[1], J)
+    for j_lo in range(0, J, panel):
+        for band in range((a_prev.shape[0] + 3) // 4):
+            dense_forward_band(a_prev, W, WT, b, code, z, a, band, j_lo, min(J, j_lo + panel))
+    if aT.shape[1] > 0:
+        transpose(a, aT)
 
 
 @parallel_kernel
 def dense_forward_par(a_prev, W, WT, b, code, z, a, aT):
-    """F1 + F2 for a batch, bands shared among threads (see dense_forward_band)."""
-    for band in prange((a_prev.shape[0] + 3) // 4):
-        dense_forward_band(a_prev, W, WT, b, code, z, a, aT, band)
+    """F1 + F2 for a batch, bands shared among threads (see dense_forward_fast)."""
+    J = z.shape[1]
+    panel = panel_width(a_prev.shape[1], J)
+    for j_lo in range(0, J, panel):
+        for band in prange((a_prev.shape[0] + 3) // 4):
+            dense_forward_band(a_prev, W, WT, b, code, z, a, band, j_lo, min(J, j_lo + panel))
+    if aT.shape[1] > 0:
+        transpose_par(a, aT)
 
 
 @fast_kernel
-def backprop_delta_band(delta, W, WT, code, z_prev, a_prev, delta_prev, delta_prevT, band):
+def backprop_delta_band(delta, W, WT, code, z_prev, a_prev, delta_prev, band, i_lo, i_hi):
     """B2 for rows 4 band .. 4 band + 3 (equals kernels.backprop_delta).
 
-    delta_prev[n, i] = (sum_j delta[n, j] * W[i, j]) * f'(z_prev[n, i]);  delta_prevT = delta_prev.T
+    delta_prev[n, i] = (sum_j delta[n, j] * W[i, j]) * f'(z_prev[n, i])
 
-    delta (N, J), W (I, J) and WT = W.T, z_prev and a_prev (N, I) -> delta_prev (N, I),
-    delta_prevT (I, N).
+    Sums the panel i_lo..i_hi-1; with the last panel the band's rows get the
+    derivative while still in cache.
+    delta (N, J), W (I, J) and WT = W.T, z_prev and a_prev (N, I) -> delta_prev (N, I).
     """
     r0 = 4 * band
-    rows = product_band(delta, W, WT, delta_prev, band)
-    for n in range(r0, r0 + rows):
-        derivative_row(code, z_prev[n], a_prev[n], delta_prev[n])
-        write_column(delta_prev[n], delta_prevT, n)
+    rows = product_band(delta, W, WT, delta_prev, band, i_lo, i_hi)
+    if i_hi == delta_prev.shape[1]:
+        for n in range(r0, r0 + rows):
+            derivative_row(code, z_prev[n], a_prev[n], delta_prev[n])
 
 
 @fast_kernel
 def backprop_delta_fast(delta, W, WT, code, z_prev, a_prev, delta_prev, delta_prevT):
-    """B2 for a batch on one thread (see backprop_delta_band)."""
-    for band in range((delta.shape[0] + 3) // 4):
-        backprop_delta_band(delta, W, WT, code, z_prev, a_prev, delta_prev, delta_prevT, band)
+    """B2 for a batch on one thread (see backprop_delta_band); then delta_prevT = delta_prev.T."""
+    I = delta_prev.shape[1]
+    panel = panel_width(delta.shape[1], I)
+    for i_lo in range(0, I, panel):
+        for band in range((delta.shape[0] + 3) // 4):
+            backprop_delta_band(
+                delta, W, WT, code, z_prev, a_prev, delta_prev, band, i_lo, min(I, i_lo + panel)
+            )
+    transpose(delta_prev, delta_prevT)
 
 
 @parallel_kernel
 def backprop_delta_par(delta, W, WT, code, z_prev, a_prev, delta_prev, delta_prevT):
-    """B2 for a batch, bands shared among threads (see backprop_delta_band)."""
-    for band in prange((delta.shape[0] + 3) // 4):
-        backprop_delta_band(delta, W, WT, code, z_prev, a_prev, delta_prev, delta_prevT, band)
+    """B2 for a batch, bands shared among threads (see backprop_delta_fast)."""
+    I = delta_prev.shape[1]
+    panel = panel_width(delta.shape[1], I)
+    for i_lo in range(0, I, panel):
+        for band in prange((delta.shape[0] + 3) // 4):
+            backprop_delta_band(
+                delta, W, WT, code, z_prev, a_prev, delta_prev, band, i_lo, min(I, i_lo + panel)
+            )
+    transpose_par(delta_prev, delta_prevT)
 
 
 @fast_kernel
@@ -507,15 +563,21 @@ def weight_grad_fast(a_prevT, deltaT, delta, dW):
 
     a_prevT (I, N), deltaT (J, N) and delta = deltaT.T -> dW (I, J), overwritten; bands of four i.
     """
-    for band in range((a_prevT.shape[0] + 3) // 4):
-        product_band(a_prevT, deltaT, delta, dW, band)
+    J = dW.shape[1]
+    panel = panel_width(a_prevT.shape[1], J)
+    for j_lo in range(0, J, panel):
+        for band in range((a_prevT.shape[0] + 3) // 4):
+            product_band(a_prevT, deltaT, delta, dW, band, j_lo, min(J, j_lo + panel))
 
 
 @parallel_kernel
 def weight_grad_par(a_prevT, deltaT, delta, dW):
     """B3 with the bands of i shared among threads (see weight_grad_fast)."""
-    for band in prange((a_prevT.shape[0] + 3) // 4):
-        product_band(a_prevT, deltaT, delta, dW, band)
+    J = dW.shape[1]
+    panel = panel_width(a_prevT.shape[1], J)
+    for j_lo in range(0, J, panel):
+        for band in prange((a_prevT.shape[0] + 3) // 4):
+            product_band(a_prevT, deltaT, delta, dW, band, j_lo, min(J, j_lo + panel))
 
 
 @fast_kernel

@@ -107,7 +107,7 @@ def test_float32_products_stay_float32():
     fresh = numba.njit(**{**_jit.FAST_OPTIONS, "cache": False})(
         fast.abt_rows4.py_func
     )  # cached code can't be read
-    fresh(A, A, C, 0)
+    fresh(A, A, C, 0, 0, 4)
     np.testing.assert_array_equal(C, 8.0)
     ir = fresh.inspect_llvm(fresh.signatures[0])
     assert "fmul double" not in ir and "fadd double" not in ir
