@@ -1,9 +1,11 @@
-"""Race every loop kernel against its NumPy twin (pytest-benchmark, outside the default test run).
+"""Race every plain loop kernel against its NumPy twin and its fast form (pytest-benchmark, not in CI).
 
     python -m pytest bench --benchmark-only --benchmark-group-by=group
 
 Each kernel runs once before timing, so compile time is not counted. Groups
-are named ``kernel|size`` so the two contenders share one table.
+are named ``kernel|size`` so the contenders share one table. The fast forms
+are called through their plain-signature adapters (fast.py), on one thread,
+with the transposed copies made on every call.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ NETWORK_KERNELS = {"forward_pass", "backward_pass", "train_sgd"}
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: "x".join(map(str, s)))
-@pytest.mark.parametrize("contender", ["loops", "numpy"])
+@pytest.mark.parametrize("contender", ["loops", "numpy", "fast"])
 @pytest.mark.parametrize("pair", KERNELS, ids=lambda p: p.name)
 def test_kernel(benchmark, pair, contender, size):
     if pair.name in NETWORK_KERNELS and size[1] > 64:
         pytest.skip("whole-network kernels are raced at the small sizes only here")
+    if getattr(pair, contender) is None:
+        pytest.skip(f"{pair.name} has no fast form: the fast loops use the plain one")
     args = pair.make_args(np.random.default_rng(0), size, np.dtype("float64"), pair.variants[0])
     fn = getattr(pair, contender)
     fn(*copy.deepcopy(args))  # warm the JIT
