@@ -7,7 +7,11 @@ compiled:
 * ``cache=True`` -- the machine code is written next to the source (in
   ``__pycache__``) so a second process loads it instead of recompiling.
 * ``nogil=True`` -- compiled code releases the GIL, so Python threads can train
-  separate networks at the same time.
+  separate networks at the same time (tests/test_threads.py). One limit: the
+  threaded drivers need a thread-safe Numba threading layer (OpenMP or TBB,
+  which Linux installs have) to be entered from two Python threads at once;
+  with only Numba's ``workqueue`` layer that aborts the process, so there call
+  ``numba.set_num_threads(1)`` in each Python thread.
 * ``error_model="numpy"`` -- division by zero gives ``inf``/``nan`` as in NumPy
   instead of raising, which also lets LLVM vectorise divisions.
 * no ``fastmath`` for :data:`kernel`: the plain kernels are the reference that
