@@ -1,4 +1,4 @@
-"""The fast kernels' own pieces: exp, the product core, thread-count independence, the tiny path.
+"""The fast kernels' own pieces: exp and tanh, the product core, thread-count independence, the tiny path.
 
 Their equality with the plain loops, kernel by kernel, is in test_kernels.py (over the registry);
 their gradients face finite differences and PyTorch in test_gradients.py (backend "loops-blocked").
@@ -55,9 +55,40 @@ def test_exp_approx_edges(x, want):
         assert got == want
 
 
+@numba.njit
+def _tanh_rows(x, out):
+    b = np.zeros(x.shape[0])
+    fast.bias_activate_row(2, b, x.copy(), out)  # 2: tanh, the two-pass loop the kernels run
+
+
+def test_tanh_approx_is_within_three_ulp_including_tiny_values():
+    """Against math.tanh, relative to the value: also at 1e-300, where 1 - 2/(e^2x + 1) has no digits."""
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.uniform(-20.0, 20.0, 20000), rng.uniform(-1.0, 1.0, 20000),
+                        10.0 ** rng.uniform(-300, 0, 5000), -(10.0 ** rng.uniform(-300, 0, 5000)),
+                        [0.5, -0.5, np.nextafter(0.5, 0.0), 19.1, -19.1, 40.0]])  # fmt: skip
+    want = np.array([math.tanh(v) for v in x])
+    got = np.empty_like(x)
+    _tanh_rows(x, got)
+    assert np.max(_ulps(got, want)) <= 3.0
+    some = x[::499]
+    assert np.max(_ulps(np.array([fast.tanh_approx(v) for v in some]), want[::499])) <= 3.0
+
+
+@pytest.mark.parametrize(
+    "x, want",
+    [(float("nan"), float("nan")), (float("inf"), 1.0), (-float("inf"), -1.0), (0.0, 0.0), (1e-310, 1e-310)],
+)
+def test_tanh_approx_edges(x, want):
+    got = fast.tanh_approx(x)
+    assert (math.isnan(got) and math.isnan(want)) or got == want
+    assert math.copysign(1.0, fast.tanh_approx(-0.0)) == -1.0  # -0.0 keeps its sign
+
+
 def test_exp_approx_is_not_compiled_with_fastmath():
     """Reassociation would undo the two-part ln 2; the fast kernels' flags never include nnan/ninf."""
-    assert fast.exp_approx.targetoptions["fastmath"] is False
+    for strict in (fast.exp_approx, fast.tanh_small, fast.tanh_large, fast.tanh_approx):
+        assert strict.targetoptions["fastmath"] is False
     assert {"nnan", "ninf", "fast"}.isdisjoint(_jit.FASTMATH_FLAGS)
     assert fast.abt_rows4.targetoptions["fastmath"] == set(_jit.FASTMATH_FLAGS)
 
