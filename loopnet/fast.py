@@ -16,8 +16,10 @@ matters:
    :func:`abt_rows4` computes a 4 x 4 block of C in 16 local accumulators while
    the innermost loop runs along both contiguous rows; with ``reassoc`` LLVM
    turns the 16 sums into SIMD reductions. So the network keeps a transposed
-   copy of every W (refreshed after each update) and the forward and backward
-   passes also write transposed copies of the activations and deltas.
+   copy of every W (rewritten by each update) and the forward and backward
+   passes also write transposed copies of the activations and deltas. C is
+   done in panels of PANEL columns, so a panel's rows of B stay in L2 for
+   every band; sums of fewer than SHORT_K terms take :func:`ab_band` instead.
 2. **Fusion.** Rows are done in bands of four. Once a band of z is summed, the
    bias and the activation are applied to it while it is still in cache
    (F1 + F2); once a band of the back-propagated sum is done, the activation
@@ -32,6 +34,9 @@ matters:
    on one thread: waking the pool costs more than they do.
 5. **Whole runs in one call.** ``train_sgd_fast`` runs every epoch; the work
    buffers are allocated once, by the caller.
+6. **Tiny networks** (SMALL_MAX_WORK) take :func:`train_sgd_small` instead:
+   the plain loops on flat offsets, without the views and transposes that cost
+   more than their arithmetic; it gives the plain loops' numbers bit for bit.
 
 The functions at the bottom (:func:`forward_pass`, :func:`backward_pass`,
 :func:`train_sgd`) have the plain kernels' signatures: they allocate the
