@@ -659,14 +659,6 @@ def bias_grad_fast(deltaT, db):
 
 
 @fast_kernel
-def sgd_update_fast(params, grads, lr):
-    """U1 (equals kernels.sgd_update): params[p] -= lr * grads[p], lr in the params' dtype."""
-    step = params.dtype.type(lr)
-    for p in range(params.shape[0]):
-        params[p] -= step * grads[p]
-
-
-@fast_kernel
 def sgd_update_rows8(W, dW, WT, step, block):
     """U1 for rows 8 block .. 8 block + 7 of one layer's W, writing W.T as it goes.
 
@@ -1130,5 +1122,6 @@ def bias_grad(delta, db):
 
 
 def sgd_update(params, grads, lr):
-    """kernels.sgd_update, by sgd_update_fast."""
-    sgd_update_fast(params, grads, lr)
+    """kernels.sgd_update, by sgd_update_layer (what training runs) on the parameters as one (1, P) row."""
+    W = params.reshape((1, -1))
+    sgd_update_layer(W, grads.reshape((1, -1)), np.empty(W.shape[::-1], dtype=W.dtype), params.dtype.type(lr))
