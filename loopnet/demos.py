@@ -5,7 +5,7 @@
 >>> [round(float(p), 1) for p in results[0].predictions.ravel()]
 [0.0, 0.0, 0.0, 1.0]
 
-Each demo trains loopnet's correct rule (DESIGN.md: every parameter updated
+Each demo trains loopnet's correct rule (docs/design.md: every parameter updated
 after all gradients exist, dz/db = 1, one bias per neuron). ``perceptron`` can
 also replay seed 003's published training rule, quirks included, for contrast.
 """

@@ -1,4 +1,4 @@
-"""The plain loop kernels: every equation of shared/DESIGN.md as explicit loops.
+"""The plain loop kernels: every equation of docs/design.md as explicit loops.
 
 This is loopnet's reading path. Each kernel does one equation, names its tag
 (F1, F2, B1-B4, U1) and the step of the matrix-only article (seed 000: the AND

@@ -2,7 +2,7 @@
 
 The loss math itself lives in the two kernels that use it, ``loss_value`` and
 ``output_delta`` (B1), in ``kernels.py`` with their NumPy twins in
-``kernels_np.py``. The definitions (shared/DESIGN.md), for outputs ``a`` and
+``kernels_np.py``. The definitions (docs/design.md), for outputs ``a`` and
 targets ``y`` of shape (N, K):
 
 =================  ===============================================  ==========================

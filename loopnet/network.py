@@ -76,7 +76,7 @@ class Network:
     output_activation : str
         Activation of the output layer; ``softmax`` is allowed here.
     loss : {"sse", "mse", "bce", "cross_entropy"}
-        Definitions in shared/DESIGN.md and ``loopnet.losses``. ``bce`` needs a
+        Definitions in docs/design.md and ``loopnet.losses``. ``bce`` needs a
         sigmoid output, ``cross_entropy`` a softmax output.
     backend : {"loops", "numpy", "plain"}
         The fast compiled loops (multi-threaded where that pays: set the
@@ -271,7 +271,7 @@ class Network:
         return self.forward(X)
 
     def loss(self, X, Y) -> float:
-        """The loss of the network on (X, Y), as defined in shared/DESIGN.md."""
+        """The loss of the network on (X, Y), as defined in docs/design.md."""
         X, Y = self._check_XY(X, Y)
         zbuf, abuf, _ = self._forward(X)
         N = X.shape[0]

@@ -33,7 +33,7 @@ class KernelPair:
     """A loop kernel, its NumPy twin, its fast form (None: the plain loop is used), and how to call them."""
 
     name: str
-    tag: str  # equation tag in shared/DESIGN.md
+    tag: str  # equation tag in docs/design.md
     loops: Callable
     numpy: Callable
     outputs: tuple[int, ...]  # indices of the arguments the kernel writes

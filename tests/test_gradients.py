@@ -3,7 +3,7 @@
 1. Central finite differences of ``net.loss`` itself, for every hidden activation x every
    (output activation, loss) pair the library accepts, on both backends.
 2. PyTorch autograd on the same network built from ``net.weights``, with the loss written the way
-   shared/DESIGN.md defines it in torch terms (skipped when torch is absent).
+   docs/design.md defines it in torch terms (skipped when torch is absent).
 3. A 2-2-1 sigmoid network with sse loss worked by hand, step by step like the matrix-only article,
    including one SGD step -- and a check that loopnet does NOT update w2 before using it (the article does).
 """
@@ -26,7 +26,7 @@ HIDDEN = ("identity", "sigmoid", "tanh", "relu", "leaky_relu")
 OUTPUTS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
 KINKED = ("relu", "leaky_relu")
 
-# The (output activation, loss) pairs DESIGN.md allows, written out independently of the library:
+# The (output activation, loss) pairs docs/design.md allows, written out independently of the library:
 # sse and mse follow any output, bce needs a sigmoid output, cross_entropy a softmax output.
 OUTPUT_LOSS = (
     *((out, loss) for loss in ("sse", "mse") for out in OUTPUTS),
@@ -60,7 +60,7 @@ def test_registry_networks_are_exactly_the_valid_combinations():
 
 
 def _act(name: str, z: np.ndarray) -> np.ndarray:
-    """Plain NumPy activations, written from the DESIGN.md table (not the library's)."""
+    """Plain NumPy activations, written from the docs/design.md table (not the library's)."""
     if name == "identity":
         return z
     if name == "sigmoid":
@@ -187,7 +187,8 @@ def test_gradients_match_finite_differences(sizes, hidden, out, loss, backend):
 
 
 def torch_loss_and_gradients(weights, acts, loss, X, Y):
-    """The same network in torch float64: z = a_prev @ W + b, losses as DESIGN.md writes them for torch."""
+    """The same network in torch float64: z = a_prev @ W + b, losses as docs/design.md writes them
+    for torch."""
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     activations = {

@@ -52,7 +52,7 @@ def test_backends_give_the_same_weights_after_50_minibatch_epochs(sizes, hidden,
     for backend in ("loops", "loops-blocked", "plain"):
         net_l, h_l = nets[backend]
         assert h_l[-1] < h_l[0]  # it learned something
-        # 1e-12 per step (DESIGN.md) compounded over 50 epochs x 7 batches of a contracting map
+        # 1e-12 per step (docs/design.md) compounded over 50 epochs x 7 batches of a contracting map
         assert np.max(np.abs(net_l.params - net_n.params)) <= 1e-10 * scale, backend
         np.testing.assert_allclose(h_l, h_n, rtol=1e-10, err_msg=backend)
     # the tiny-network path sums exactly as the plain loops do
