@@ -6,8 +6,27 @@ math; ``loopnet.kernels_np`` is its NumPy twin. ``loopnet.Network`` trains
 with either.
 """
 
+import importlib
+
 from .network import Network, load
 
 __version__ = "0.1.0"
 
 __all__ = ["Network", "__version__", "load"]
+
+_LAZY_SUBMODULES = ("benchmarks", "cli", "datasets", "demos", "registry")
+"""Submodules not imported by ``import loopnet``, loaded on first use as ``loopnet.NAME``.
+
+So ``import loopnet; loopnet.demos.run(...)`` works, and a plain ``import loopnet``
+does not pay for them (``benchmarks`` in particular imports much more).
+"""
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")  # also sets it as an attribute
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_SUBMODULES})

@@ -100,6 +100,37 @@ def test_the_published_rule_is_not_the_correct_one():
     assert abs(published.predictions[0, 0] - correct.predictions[0, 0]) > 1e-3  # different rule
 
 
+def test_readme_call_works_after_a_plain_import(published_25000):
+    """The README's ``loopnet.demos.run("perceptron", as_published=True)`` after only ``import loopnet``.
+
+    In a fresh interpreter: in this one, other tests have imported loopnet.demos already.
+    """
+    code = 'import loopnet; loopnet.demos.run("perceptron", as_published=True)'
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    section = done.stdout.split("AS PUBLISHED")[1].split("perceptron (seed 003), correct gradient")[0]
+    for value in published_25000:
+        assert f"{value:.8f}" in section
+
+
+def test_import_loopnet_leaves_demos_and_benchmarks_until_used():
+    """``import loopnet`` does not import the demos or the benchmarks (which pull in much more)."""
+    code = (
+        "import sys, loopnet\n"
+        "lazy = ('loopnet.demos', 'loopnet.benchmarks', 'loopnet.cli')\n"
+        "print([m for m in lazy if m in sys.modules])\n"
+        "loopnet.demos\n"
+        "print('loopnet.demos' in sys.modules)\n"
+        "try:\n"
+        "    loopnet.no_such_thing\n"
+        "except AttributeError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[]", "True", "module 'loopnet' has no attribute 'no_such_thing'"]
+
+
 def test_cli_as_published_prints_eight_decimals(capsys, published_25000):
     assert cli.main(["demo", "perceptron", "--as-published"]) == 0
     out = capsys.readouterr().out
