@@ -132,15 +132,13 @@ def _bench(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     results = benchmarks.run(cases, contenders, dtypes, sweep.min_seconds, log=log)
     results["settings"]["sweep"] = sweep.name
-    json_path = out / "bench.json"
-    benchmarks.save_json(results, json_path)
-    written = [str(json_path)]
+    benchmarks.save_json(results, out / "bench.json")
+    written = ["bench.json"]
     plot_note = "no plot (--no-plot)"
     if not args.no_plot:
-        png_path = out / "bench.png"
-        why_not = benchmarks.plot(results, png_path)
+        why_not = benchmarks.plot(results, out / "bench.png")
         if why_not is None:
-            written.append(str(png_path))
+            written.append("bench.png")
         plot_note = why_not
     env = results["environment"]
     print(
@@ -160,7 +158,7 @@ def _bench(args: argparse.Namespace) -> int:
         print(line)
     if plot_note and not args.no_plot:
         print(f"note: {plot_note}")
-    print(f"wrote {' and '.join(written)} in {time.perf_counter() - start:.1f} s")
+    print(f"wrote {' and '.join(written)} in {time.perf_counter() - start:.1f} s to {out.resolve()}")
     return 0
 
 
