@@ -1,0 +1,666 @@
+"""The path matrix: every route ``forward``, ``predict``, ``loss``, ``gradients`` and ``fit`` can take,
+held to oracles that share no code with loopnet.
+
+The routes (see ``loopnet/fast.py``): the plain loops (``backend="plain"``), the NumPy twin
+(``backend="numpy"``) and, for ``backend="loops"``, the tiny path (``train_sgd_small`` and the plain
+kernels) or the register-blocked kernels, whose products take short sums (``ab_band``) or 4 x 4 blocks
+(``abt_band``, with leftover rows and columns), one panel of columns or several, and the serial or the
+``prange`` drivers; each in float64 and float32. The rows of the matrix are sized from the kernels' own
+constants (``PANEL``, ``SHORT_K``, ``PARALLEL_MIN_WORK``, ``SMALL_MAX_WORK``), so moving a threshold moves
+the rows, and two tests fail when a route exists that no row covers:
+
+* ``test_every_route_has_a_row``: the routes each row takes, derived from the kernels' decision
+  functions, must cover every route the code has;
+* ``test_every_kernel_line_runs_in_some_row``: the matrix run as plain Python (``NUMBA_DISABLE_JIT=1``,
+  the constants scaled down so the rows stay small) must execute every line of the compiled modules
+  that the public API can reach.
+
+Every (row, dtype, hidden activation, output activation, loss) is held to:
+
+* an independent NumPy forward pass and the loss as docs/design.md defines it (written out below);
+* the gradient from an independent backward pass written out below (with relu's f'(0) = 0 and
+  leaky_relu's f'(0) = 0.01, as the README says, at units that sit exactly on the kink), which is itself
+  held to central finite differences, and directly central finite differences of the independent loss
+  along random directions;
+* the parameters and loss history after ``fit``: one SGD step ``p - lr * g`` by hand for full batches;
+  for minibatches two epochs of steps replayed by hand, batch by batch in the shuffled order (uneven
+  last batch included).
+"""
+
+from __future__ import annotations
+
+import dis
+import importlib
+import inspect
+import itertools
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+import zlib
+from dataclasses import dataclass
+from functools import partial
+
+import numba
+import numpy as np
+import pytest
+
+import loopnet
+from loopnet import fast
+
+HIDDEN = ("identity", "sigmoid", "tanh", "relu", "leaky_relu")
+OUTPUTS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
+OUTPUT_LOSS = (
+    *((out, loss) for loss in ("sse", "mse") for out in OUTPUTS),
+    ("sigmoid", "bce"),
+    ("softmax", "cross_entropy"),
+)
+COMBOS = [(h, out, loss) for h in HIDDEN for out, loss in OUTPUT_LOSS]
+KINKED = ("relu", "leaky_relu")
+LEAKY = 0.01  # docs/design.md: leaky_relu's slope for z <= 0
+
+
+# --- the rows, from the kernels' constants ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    backend: str  # "plain", "numpy" or "loops"
+    sizes: tuple[int, ...]
+    N: int  # rows of X for forward, loss and gradients
+    batch: int | None  # fit's batch_size (None: full batch)
+    route: str  # "plain", "numpy", "tiny" or "blocked"
+
+
+def constants() -> dict[str, int]:
+    return {
+        "P": fast.PANEL,
+        "S": fast.SHORT_K,
+        "T": fast.PARALLEL_MIN_WORK,
+        "M": fast.SMALL_MAX_WORK,
+    }
+
+
+def matrix_rows(P: int, S: int, T: int, M: int) -> list[Row]:
+    """The rows, sized from PANEL (P), SHORT_K (S), PARALLEL_MIN_WORK (T) and SMALL_MAX_WORK (M)."""
+    side = math.isqrt(T // 8 - 1) + 1  # smallest n with 8 n^2 >= T: the update and gather go threaded
+    at = -(-T // (P * 2 * P))  # rows that put P x 2P products at the thread threshold
+    short = (S - 3, S - 5, 5)  # every sum below SHORT_K terms
+    wide = M // (S + 1) + 1  # a batch of one row above the tiny-path bound
+    unit = S + 1  # a hidden layer of one unit: every row adds unit + 2 multiply-adds
+    unit_batch = M // (unit + 2) + 1
+    rows = [
+        Row("plain", "plain", (3, 5, 4), 7, 3, "plain"),
+        Row("plain-blocked-sizes", "plain", (S + 1, S + 7, S + 2), 19, 17, "plain"),
+        Row("numpy", "numpy", (3, 5, 4), 7, 3, "numpy"),
+        Row("numpy-blocked-sizes", "numpy", (S + 1, S + 7, S + 2), 19, 17, "numpy"),
+        Row("tiny", "loops", (3, 5, 4), 7, 3, "tiny"),
+        Row("tiny-deep-batch-1", "loops", (2, 3, 4, 3), 5, 1, "tiny"),
+        Row("blocked-short-sums", "loops", short, S + 3, S - 1, "blocked"),
+        # long sums, one panel, leftover rows (19 = 4 * 4 + 3) and columns (S + 7 = 23, S + 2 = 18)
+        Row("blocked-4x4", "loops", (S + 1, S + 7, S + 2), 19, 17, "blocked"),
+        # panels: P - 1 inputs, 2P + 1 hidden (three panels), P + 1 then 3 outputs
+        Row("multi-panel", "loops", (P - 1, 2 * P + 1, P + 1, 3), S + 3, S + 1, "blocked"),
+        Row("batch-of-one", "loops", (wide, S + 1, 3), 5, 1, "blocked"),
+        Row("unit-width", "loops", (unit, 1, 2), unit_batch + 4, unit_batch, "blocked"),
+        Row("threads-below", "loops", (P, 2 * P, P), at - 1, None, "blocked"),
+        Row("threads-at", "loops", (P, 2 * P, P), at, None, "blocked"),
+        Row("threads-all", "loops", (side, side, 3), side + side // 2 + 1, side, "blocked"),
+    ]
+    return rows
+
+
+ROWS = matrix_rows(**constants())
+
+
+def _products(sizes, rows):
+    """(kind, N, I, J) of every product one forward + backward pass of ``rows`` rows makes."""
+    out = []
+    for l, (I, J) in enumerate(itertools.pairwise(sizes)):
+        out.append(("F1", rows, I, J))
+        out.append(("B3", rows, I, J))
+        if l > 0:
+            out.append(("B2", rows, I, J))
+    return out
+
+
+def routes(row: Row) -> set[str]:
+    """The routes a row takes, by the kernels' own decision functions."""
+    taken = {f"backend:{row.backend}", f"route:{row.route}"}
+    n_layers = len(row.sizes) - 1
+    taken.add("layers:deep" if n_layers >= 3 else "layers:two")
+    B = row.N if row.batch is None else min(row.batch, row.N)
+    taken.add(
+        "fit:full-batch" if B == row.N else "fit:uneven-minibatches" if row.N % B else "fit:minibatches"
+    )
+    if B == 1:
+        taken.add("batch:one")
+    if min(row.sizes[1:-1], default=2) == 1:
+        taken.add("width:one")
+    sizes = np.array(row.sizes, dtype=np.int64)
+    if row.backend != "loops":
+        return taken
+    small_pass, small_fit = fast.is_small(sizes, row.N), fast.is_small(sizes, B)
+    assert small_pass == small_fit == (row.route == "tiny"), f"{row.name} left its route"
+    if row.route == "tiny":
+        return taken
+    batches = {B, row.N % B} - {0}
+    for rows in (row.N, *batches):
+        for kind, N, I, J in _products(row.sizes, rows):
+            K, cols, height = {"F1": (I, J, N), "B2": (J, I, N), "B3": (N, J, I)}[kind]
+            taken.add(f"{kind}:{'threaded' if fast.use_threads(True, N, I, J) else 'serial'}")
+            if K < fast.SHORT_K:
+                taken.add("sum:short")
+                continue
+            taken.add("sum:blocked")
+            width = fast.panel_width(K, cols)
+            taken.add("panels:several" if cols > width else "panels:one")
+            if height % 4:
+                taken.add("rows:leftover")
+            if cols % width % 4 or min(width, cols) % 4:
+                taken.add("columns:leftover")
+    for m in batches:
+        taken.add(f"gather:{'threaded' if fast.use_threads(True, 8, m, row.sizes[0]) else 'serial'}")
+    for I, J in itertools.pairwise(row.sizes):
+        taken.add(f"update:{'threaded' if fast.use_threads(True, 8, I, J) else 'serial'}")
+    return taken
+
+
+ALL_ROUTES = {
+    *(f"backend:{b}" for b in ("plain", "numpy", "loops")),
+    *(f"route:{r}" for r in ("plain", "numpy", "tiny", "blocked")),
+    "layers:two", "layers:deep", "fit:full-batch", "fit:uneven-minibatches", "batch:one", "width:one",
+    "sum:short", "sum:blocked", "panels:one", "panels:several", "rows:leftover", "columns:leftover",
+    *(f"{k}:{t}" for k in ("F1", "B2", "B3", "gather", "update") for t in ("serial", "threaded")),
+}  # fmt: skip
+"""Every route the code has; a new branch in fast.py's decisions needs a name here and a row."""
+
+
+def test_every_route_has_a_row():
+    covered = set().union(*(routes(row) for row in ROWS))
+    assert covered >= ALL_ROUTES, f"routes no row takes: {sorted(ALL_ROUTES - covered)}"
+
+
+def test_rows_follow_the_constants():
+    """The rows sit on the thresholds: moving a constant moves them."""
+    P, S, T = fast.PANEL, fast.SHORT_K, fast.PARALLEL_MIN_WORK
+    by_name = {row.name: row for row in ROWS}
+    below, at = by_name["threads-below"], by_name["threads-at"]
+    assert below.N * P * 2 * P < T <= at.N * P * 2 * P
+    assert routes(at) >= {"F1:threaded", "B2:threaded", "B3:threaded"}
+    assert routes(below).isdisjoint({"F1:threaded", "B2:threaded", "B3:threaded"})
+    multi = by_name["multi-panel"].sizes
+    assert multi[1] == 2 * P + 1 and multi[2] == P + 1 and multi[0] == P - 1
+    assert max(by_name["blocked-short-sums"].sizes[:-1]) < S
+    assert routes(by_name["threads-all"]) >= {"update:threaded", "gather:threaded"}
+
+
+# --- the oracle: NumPy written from the definitions, nothing imported from loopnet -------------------
+
+
+def ref_act(name, z):
+    if name == "identity":
+        return z.copy()
+    if name == "sigmoid":
+        with np.errstate(over="ignore"):
+            return 1.0 / (1.0 + np.exp(-z))
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "relu":
+        return np.where(z > 0, z, 0.0)
+    if name == "leaky_relu":
+        return np.where(z > 0, z, LEAKY * z)
+    e = np.exp(z - z.max(axis=1, keepdims=True))  # softmax
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def ref_dact(name, z):
+    """f'(z), with the README's choice at the kink: relu'(0) = 0, leaky_relu'(0) = 0.01."""
+    if name == "sigmoid":
+        s = ref_act("sigmoid", z)
+        return s * (1.0 - s)
+    if name == "tanh":
+        return 1.0 - np.tanh(z) ** 2
+    if name == "relu":
+        return np.where(z > 0, 1.0, 0.0)
+    if name == "leaky_relu":
+        return np.where(z > 0, 1.0, LEAKY)
+    return np.ones_like(z)
+
+
+def ref_forward(weights, acts, X):
+    zs, As = [], [X]
+    for (W, b), act in zip(weights, acts):
+        zs.append(As[-1] @ W + b)
+        As.append(ref_act(act, zs[-1]))
+    return zs, As
+
+
+def ref_loss(loss, z, a, Y):
+    """docs/design.md's definitions; bce and cross_entropy through the logits (exactly equal, finite)."""
+    N, K = Y.shape
+    if loss == "sse":
+        return 0.5 * np.sum((a - Y) ** 2)
+    if loss == "mse":
+        return np.sum((a - Y) ** 2) / (N * K)
+    if loss == "bce":  # -[y ln s(z) + (1 - y) ln(1 - s(z))] = log(1 + e^z) - y z
+        return np.sum(np.logaddexp(0.0, z) - Y * z) / (N * K)
+    lse = np.logaddexp.reduce(z, axis=1, keepdims=True)  # cross_entropy: -y ln softmax(z) = y (lse - z)
+    return np.sum(Y * (lse - z)) / N
+
+
+def ref_total_loss(weights, acts, loss, X, Y):
+    zs, As = ref_forward(weights, acts, X)
+    return ref_loss(loss, zs[-1], As[-1], Y)
+
+
+def ref_output_delta(loss, out, z, a, Y):
+    """dL/dz at the output, differentiated by hand from the definitions above."""
+    N, K = Y.shape
+    if loss == "bce":  # d/dz [log(1 + e^z) - y z] = s(z) - y
+        return (a - Y) / (N * K)
+    if loss == "cross_entropy":  # d/dz_j sum_k y_k (lse - z_k) = a_j sum_k y_k - y_j
+        return (a * Y.sum(axis=1, keepdims=True) - Y) / N
+    g = (a - Y) if loss == "sse" else 2.0 * (a - Y) / (N * K)  # dL/da
+    if out == "softmax":  # da_k/dz_j = a_k (delta_kj - a_j)
+        return a * (g - (g * a).sum(axis=1, keepdims=True))
+    return g * ref_dact(out, z)
+
+
+def ref_gradients(weights, acts, loss, X, Y):
+    zs, As = ref_forward(weights, acts, X)
+    delta = ref_output_delta(loss, acts[-1], zs[-1], As[-1], Y)
+    grads = []
+    for l in range(len(weights) - 1, -1, -1):
+        grads.append((As[l].T @ delta, delta.sum(axis=0)))
+        if l > 0:
+            delta = (delta @ weights[l][0].T) * ref_dact(acts[l - 1], zs[l - 1])
+    return grads[::-1]
+
+
+def ref_shuffle(order: list[int], state: int) -> int:
+    """docs/design.md's shuffle: Fisher-Yates driven by Park-Miller x <- 48271 x mod (2^31 - 1)."""
+    for i in range(len(order) - 1, 0, -1):
+        state = state * 48271 % 2147483647
+        j = state % (i + 1)
+        order[i], order[j] = order[j], order[i]
+    return state
+
+
+def ref_fit(weights, acts, loss, X, Y, epochs, lr, batch, state):
+    """Minibatch SGD replayed by hand: (weights after, loss history)."""
+    N = X.shape[0]
+    B = N if batch is None else min(batch, N)
+    order = list(range(N))
+    weights = [(W.copy(), b.copy()) for W, b in weights]
+    history = []
+    for _ in range(epochs):
+        if B < N:
+            state = ref_shuffle(order, state)
+        total = 0.0
+        for start in range(0, N, B):
+            rows = order[start : start + B]
+            Xb, Yb = X[rows], Y[rows]
+            batch_loss = ref_total_loss(weights, acts, loss, Xb, Yb)
+            total += batch_loss if loss == "sse" else batch_loss * len(rows) / N
+            grads = ref_gradients(weights, acts, loss, Xb, Yb)
+            weights = [(W - lr * dW, b - lr * db) for (W, b), (dW, db) in zip(weights, grads)]
+        history.append(total)
+    return weights, np.array(history)
+
+
+# --- one case -------------------------------------------------------------------------------------
+
+
+def make_case(row: Row, hidden: str, out: str, loss: str, dtype: str):
+    """(weights, X, Y, acts, dead): random data in ``dtype``'s values, with one unit per layer on the kink.
+
+    The last unit of every layer wider than one has zero weights and zero bias, so its pre-activation is
+    exactly 0 for every sample in any summation order: relu and leaky_relu sit on their kink there, and
+    the gradient must use the README's f'(0). ``dead`` lists those (layer, unit) pairs.
+    """
+    acts = [hidden] * (len(row.sizes) - 2) + [out]
+    seed = zlib.crc32(f"{row}{hidden}{out}{loss}{dtype}".encode())
+    for attempt in range(20):  # a draw whose relu units are all off has no gradient to check: draw again
+        weights, X, Y, dead = _draw(np.random.default_rng([seed, attempt]), row, loss, dtype)
+        grads = ref_gradients(weights, acts, loss, X, Y)
+        if all(np.abs(g).max() > 0 for pair in grads for g in pair if g.size > 1):
+            return weights, X, Y, acts, dead
+    raise AssertionError("no draw with a gradient in every layer")  # pragma: no cover
+
+
+def _draw(rng, row, loss, dtype):
+    sizes = row.sizes
+    weights, dead = [], []
+    for l, (I, J) in enumerate(itertools.pairwise(sizes)):
+        W = rng.normal(0.0, 1.0 / math.sqrt(I), (I, J))
+        b = rng.normal(0.0, 0.5, J)
+        if J > 1:
+            W[:, -1] = 0.0
+            b[-1] = 0.0
+            dead.append((l, J - 1))
+        weights.append((W, b))
+    X = rng.normal(size=(row.N, sizes[0]))
+    K = sizes[-1]
+    if loss == "cross_entropy":  # soft rows (probabilities) and one-hot rows, alternating
+        Y = rng.dirichlet(np.ones(K), row.N)
+        Y[::2] = np.eye(K)[rng.integers(0, K, (row.N + 1) // 2)]
+    elif loss == "bce":
+        Y = rng.random((row.N, K))
+        Y[::3] = rng.integers(0, 2, Y[::3].shape)
+    else:
+        Y = rng.normal(size=(row.N, K))
+    cast = lambda v: np.asarray(v, dtype=dtype).astype(np.float64)  # noqa: E731  (the network's values)
+    return [(cast(W), cast(b)) for W, b in weights], cast(X), cast(Y), dead
+
+
+def tolerances(dtype: str) -> dict[str, float]:
+    """Relative to the largest magnitude of the expected array.
+
+    float64: the kernels sum in other orders (fastmath reassoc on the blocked path) and the fast exp is
+    within 2 ulp, so values agree to ~1e-15 of their scale; two epochs of steps stay within 1e-12.
+    float32 (eps 1.2e-7): sums of up to a few hundred float32 terms and float32 activations, measured
+    below 2e-5 of the scale; a wrong factor, sign, term or bound is off by 1e-3 or (far) more.
+    """
+    if dtype == "float64":
+        return {"value": 1e-11, "grad": 1e-10, "fit": 1e-9}
+    return {"value": 1e-4, "grad": 2e-4, "fit": 2e-4}
+
+
+def rel_err(got, want) -> float:
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    scale = np.abs(want).max() if want.size else 0.0
+    return float(np.abs(got - want).max() / (scale if scale > 0 else 1.0))
+
+
+def directional_fd(weights, acts, loss, X, Y, v):
+    """Central difference of the independent loss along direction v, with a step that crosses no kink."""
+    zs, As = ref_forward(weights, acts, X)
+    dz_prev = np.zeros_like(X)  # forward-mode derivative of each layer's z along v
+    h = 1e-6
+    for l, ((W, _), (vW, vb)) in enumerate(zip(weights, v)):
+        dz = dz_prev @ W + As[l] @ vW + vb
+        if acts[l] in KINKED:
+            moving = np.abs(dz) > 0
+            if moving.any():  # keep every moving pre-activation on its side of 0
+                h = min(h, 0.25 * float(np.min(np.abs(zs[l][moving]) / np.abs(dz[moving]))))
+        dz_prev = dz * ref_dact(acts[l], zs[l]) if acts[l] != "softmax" else dz
+    assert h > 1e-10, "a pre-activation too close to the kink for a finite difference"
+    up = [(W + h * vW, b + h * vb) for (W, b), (vW, vb) in zip(weights, v)]
+    down = [(W - h * vW, b - h * vb) for (W, b), (vW, vb) in zip(weights, v)]
+    fd = (ref_total_loss(up, acts, loss, X, Y) - ref_total_loss(down, acts, loss, X, Y)) / (2 * h)
+    return fd, h
+
+
+def directions(weights, dead, rng):
+    """Random directions: one per layer's W, one per layer's b, one through everything.
+
+    Zero on the units that sit on the kink, so the loss along them is smooth at the point.
+    """
+    full = []
+    for l, (W, b) in enumerate(weights):
+        vW, vb = rng.normal(size=W.shape), rng.normal(size=b.shape)
+        for layer, unit in dead:
+            if layer == l:
+                vW[:, unit] = 0.0
+                vb[unit] = 0.0
+        full.append((vW, vb))
+    out = [full]
+    zeros = [(np.zeros_like(W), np.zeros_like(b)) for W, b in weights]
+    for l, (vW, vb) in enumerate(full):
+        only_W, only_b = list(zeros), list(zeros)
+        only_W[l] = (vW, zeros[l][1])
+        only_b[l] = (zeros[l][0], vb)
+        out += [only_W, only_b]
+    return out
+
+
+def build(row: Row, hidden, out, loss, dtype, weights, seed=0):
+    gen = np.random.default_rng(seed)
+    net = loopnet.Network(list(row.sizes), activation=hidden, output_activation=out, loss=loss,
+                          backend=row.backend, dtype=dtype, seed=gen)  # fmt: skip
+    net.set_weights(weights)
+    return net, gen
+
+
+def check_case(row: Row, hidden: str, out: str, loss: str, dtype: str) -> None:
+    """Hold every public method of one network on one route to the oracles."""
+    weights, X, Y, acts, dead = make_case(row, hidden, out, loss, dtype)
+    tol = tolerances(dtype)
+    net, gen = build(row, hidden, out, loss, dtype, weights)
+    where = f"{row.name} {dtype} {hidden}/{out}/{loss}"
+
+    # forward, predict, loss
+    zs, As = ref_forward(weights, acts, X)
+    got = net.forward(X)
+    assert got.dtype == np.dtype(dtype), where
+    assert rel_err(got, As[-1]) <= tol["value"], f"{where}: forward {rel_err(got, As[-1]):.2e}"
+    np.testing.assert_array_equal(net.predict(X), got, err_msg=where)
+    want_loss = ref_loss(loss, zs[-1], As[-1], Y)
+    assert abs(net.loss(X, Y) - want_loss) <= tol["value"] * abs(want_loss), f"{where}: loss"
+
+    # gradients: entry by entry against the independent backward pass, and along directions against
+    # central differences of the independent loss
+    want = ref_gradients(weights, acts, loss, X, Y)
+    grads = net.gradients(X, Y)
+    gmax = max(np.abs(g).max() for pair in want for g in pair)
+    assert gmax > 0, where
+    for l, ((dW, db), (wW, wb)) in enumerate(zip(grads, want)):
+        assert dW.dtype == np.dtype(dtype) and dW.shape == wW.shape and db.shape == wb.shape, where
+        for name, g, w in (("dW", dW, wW), ("db", db, wb)):
+            err = np.abs(g.astype(np.float64) - w).max() / gmax
+            assert err <= tol["grad"], f"{where}: layer {l} {name} off by {err:.2e} of max |grad|"
+    rng = np.random.default_rng(1)
+    for v in directions(weights, dead, rng):
+        fd, h = directional_fd(weights, acts, loss, X, Y, v)
+        dot = sum(np.sum(g.astype(np.float64) * vv) for pair, vpair in zip(grads, v)
+                  for g, vv in zip(pair, vpair))  # fmt: skip
+        scale = sum(np.sum(np.abs(g * vv)) for pair, vpair in zip(want, v) for g, vv in zip(pair, vpair))
+        # the difference quotient's own error: the loss is computed to some 100 ulp (sums of many
+        # terms), divided by 2h; its truncation error, h^2 |L'''| / 6, is below 1e-12 here
+        fd_err = 1e-14 * max(1.0, abs(want_loss)) / h
+        assert abs(dot - fd) <= tol["grad"] * scale + fd_err, (
+            f"{where}: directional derivative {dot:.10e} vs finite difference {fd:.10e}"
+        )
+
+    # fit: one full-batch step by hand, or two epochs of shuffled minibatches replayed by hand
+    # The first step moves the largest parameter by about 0.1, a wrong step is plain to see; a batch of B
+    # rows can have a gradient up to N / B times the full one (mean losses), hence the factor.
+    epochs = 1 if row.batch is None else 2
+    lr = 0.1 / gmax if row.batch is None else 0.1 * min(row.batch, row.N) / (row.N * gmax)
+    probe = np.random.Generator(type(gen.bit_generator)())
+    probe.bit_generator.state = gen.bit_generator.state
+    state = int(probe.integers(1, 2**31 - 1))  # fit draws its shuffle seed so (docs/design.md)
+    want_w, want_h = ref_fit(weights, acts, loss, X, Y, epochs, lr, row.batch, state)
+    history = net.fit(X, Y, epochs=epochs, lr=lr, batch_size=row.batch)
+    assert rel_err(history["loss"], want_h) <= tol["fit"], f"{where}: loss history"
+    scale = max(np.abs(W).max() for pair in want_w for W in pair)
+    for l, ((W, b), (wW, wb)) in enumerate(zip(net.weights, want_w)):
+        for name, p, w in (("W", W, wW), ("b", b, wb)):
+            err = np.abs(p.astype(np.float64) - w).max() / scale
+            assert err <= tol["fit"], f"{where}: layer {l} {name} after fit off by {err:.2e}"
+
+
+@pytest.mark.parametrize("hidden, out, loss", COMBOS, ids=["/".join(c) for c in COMBOS])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
+def test_route_against_the_oracles(row, dtype, hidden, out, loss):
+    check_case(row, hidden, out, loss, dtype)
+
+
+def test_the_oracle_backward_pass_is_the_gradient_of_the_oracle_loss():
+    """The independent backward pass above against central differences, every parameter, every combination.
+
+    Small networks [3, 4, 3] and [2, 3, 3, 2], data clear of the kinks by the step used (checked).
+    """
+    for sizes, (hidden, out, loss) in itertools.product(((3, 4, 3), (2, 3, 3, 2)), COMBOS):
+        row = Row("oracle", "numpy", sizes, 5, None, "numpy")
+        weights, X, Y, acts, _ = make_case(row, hidden, out, loss, "float64")
+        weights = [(W + 0.05, b + 0.05) for W, b in weights]  # no unit on the kink here
+        want = ref_gradients(weights, acts, loss, X, Y)
+        h = 1e-6
+        zs, _ = ref_forward(weights, acts, X)
+        assert all(np.abs(z).min() > 1e-4 for z, act in zip(zs, acts) if act in KINKED), "too near a kink"
+        for l, q in itertools.product(range(len(weights)), (0, 1)):
+            for idx in np.ndindex(weights[l][q].shape):
+                step = [[W.copy(), b.copy()] for W, b in weights]
+                step[l][q][idx] += h
+                up = ref_total_loss(step, acts, loss, X, Y)
+                step[l][q][idx] -= 2 * h
+                down = ref_total_loss(step, acts, loss, X, Y)
+                fd = (up - down) / (2 * h)
+                assert abs(want[l][q][idx] - fd) <= 1e-7 * max(1.0, abs(fd)), (sizes, hidden, out, loss, l, q)
+
+
+# --- threads, for real ---------------------------------------------------------------------------
+
+THREADED = [row for row in ROWS if any(r.endswith(":threaded") for r in routes(row))]
+
+
+@pytest.fixture
+def restore_threads():
+    before = numba.get_num_threads()
+    yield
+    numba.set_num_threads(before)
+
+
+def _cpu_of_other_threads(call) -> tuple[float, float]:
+    """(CPU seconds of this thread, CPU seconds of every other thread of the process) spent in ``call``."""
+    own, total = time.thread_time(), time.process_time()
+    call()
+    own, total = time.thread_time() - own, time.process_time() - total
+    return own, total - own
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="NUMBA_NUM_THREADS < 2: no second thread")
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("row", THREADED, ids=[row.name for row in THREADED])
+def test_threaded_routes_run_on_two_threads_and_equal_one_thread_bit_for_bit(row, dtype, restore_threads):
+    combo = ("tanh", "softmax", "cross_entropy")
+    weights, X, Y, _, _ = make_case(row, *combo, dtype)
+    results = {}
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        net, _ = build(row, *combo, dtype, weights)
+        history = net.fit(X, Y, epochs=2, lr=0.05, batch_size=row.batch)
+        results[threads] = (net.forward(X), net.gradients(X, Y), net.params.copy(), history["loss"])
+        # Long enough to measure: CPU time that other threads spent inside the call means Numba's pool ran
+        # the prange drivers (only compiled parallel code starts it; a one-thread fit never does).
+        own, others = _cpu_of_other_threads(partial(net.fit, X, Y, epochs=60, lr=1e-9, batch_size=row.batch))
+        if threads == 2:
+            assert others > 0.1 * own, f"other threads ran {others:.4f} s against {own:.4f} s: one thread?"
+    (f1, g1, p1, h1), (f2, g2, p2, h2) = results[1], results[2]
+    np.testing.assert_array_equal(f1, f2)  # every element summed by one thread in one order, any count
+    for (dW1, db1), (dW2, db2) in zip(g1, g2):
+        np.testing.assert_array_equal(dW1, dW2)
+        np.testing.assert_array_equal(db1, db2)
+    np.testing.assert_array_equal(p1, p2)
+    np.testing.assert_array_equal(h1, h2)
+    twin, _ = build(Row(row.name, "numpy", row.sizes, row.N, row.batch, "numpy"), *combo, dtype, weights)
+    twin_history = twin.fit(X, Y, epochs=2, lr=0.05, batch_size=row.batch)["loss"]
+    tol = tolerances(dtype)["fit"]
+    assert rel_err(p2, twin.params) <= tol and rel_err(h2, twin_history) <= tol
+
+
+# --- every line of the kernels runs in some row ------------------------------------------------------
+
+SCALED = {"P": 20, "S": 12, "T": 4096, "M": 256}
+"""The constants for the plain-Python run: the same routes, at sizes plain Python gets through quickly."""
+
+KERNEL_MODULES = ("fast", "kernels", "kernels_np", "activations")
+
+NOT_REACHED = {
+    # function: why no call of the public API reaches it (each is tested on its own elsewhere)
+    "fast.abt_product": "the product core alone, for benchmarks and test_fast.py's BLAS comparison",
+    "fast.abt_product_par": "the product core alone, threaded, for benchmarks and test_fast.py",
+    "fast.tanh_approx": "tanh for one number; the kernels run its two halves as two passes (test_fast.py)",
+    "fast.dense_forward": "registry adapter: the fast F1 with plain F1's signature (test_kernels.py)",
+    "fast.activate": "registry adapter (test_kernels.py)",
+    "fast.backprop_delta": "registry adapter (test_kernels.py)",
+    "fast.weight_grad": "registry adapter (test_kernels.py)",
+    "fast.bias_grad": "registry adapter (test_kernels.py)",
+    "fast.sgd_update": "registry adapter (test_kernels.py)",
+    "activations.code_of": "name validation, before any kernel (test_api.py)",
+}
+VALUE_BRANCHES = {
+    # (function, line): a branch taken by values, not by sizes, threads or dtypes; where it is tested
+    ("fast.exp_approx", "t = _EXP_MIN"): "x < -708: test_fast.py::test_exp_approx_edges",
+    ("fast.exp_approx", "t = _EXP_MAX"): "x > 709.78: test_fast.py::test_exp_approx_edges",
+    ("fast.exp_approx", "y = 0.0"): "x < -708: test_fast.py::test_exp_approx_edges",
+    ("fast.exp_approx", "y = np.inf"): "x > 709.78: test_fast.py::test_exp_approx_edges",
+    ("fast._small", "raise ValueError(f\"unknown path {path!r}; expected one of {', '.join(PATHS)}\")"):
+        "a bad path name: test_fast.py::test_path_names_are_checked",
+}  # fmt: skip
+
+COVERAGE_SCRIPT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import numba
+from loopnet import fast
+import test_paths as tp
+assert numba.config.DISABLE_JIT and numba.get_num_threads() >= 2
+scaled = json.loads(sys.argv[2])
+fast.PANEL, fast.SHORT_K, fast.PARALLEL_MIN_WORK, fast.SMALL_MAX_WORK = (scaled[k] for k in "PSTM")
+files = {sys.modules["loopnet." + name].__file__ for name in tp.KERNEL_MODULES}
+ran = set()
+
+def local(frame, event, arg):
+    if event == "line":
+        ran.add((frame.f_code.co_filename, frame.f_lineno))
+    return local
+
+def tracer(frame, event, arg):
+    return local if frame.f_code.co_filename in files else None
+
+rows = tp.matrix_rows(**scaled)
+sys.settrace(tracer)
+for row in rows:  # every output/loss pair once per row, the hidden activations in turn
+    for k, (out, loss) in enumerate(tp.OUTPUT_LOSS):
+        tp.check_case(row, tp.HIDDEN[k % len(tp.HIDDEN)], out, loss, "float64")
+sys.settrace(None)
+print("RAN", json.dumps({"ran": sorted(ran), "routes": sorted(set().union(*map(tp.routes, rows)))}))
+"""
+
+
+def kernel_lines() -> dict[tuple[str, int], tuple[str, str]]:
+    """(file, line) -> (function, source text) for every line of every function of the kernel modules."""
+    out = {}
+    for name in KERNEL_MODULES:
+        module = importlib.import_module(f"loopnet.{name}")
+        source = inspect.getsource(module).splitlines()
+        for attr, obj in vars(module).items():
+            fn = getattr(obj, "py_func", obj)
+            if not inspect.isfunction(fn) or fn.__module__ != module.__name__:
+                continue
+            if f"{name}.{attr}" in NOT_REACHED:
+                continue
+            code = fn.__code__
+            for _, line in dis.findlinestarts(code):
+                if line and line != code.co_firstlineno:
+                    out[(code.co_filename, line)] = (f"{name}.{attr}", source[line - 1].strip())
+    return out
+
+
+def test_every_kernel_line_runs_in_some_row():
+    """The matrix, run as plain Python at scaled-down constants, executes every line the public API can reach.
+
+    A new branch (a new path, a new threshold, a new driver) that no row takes fails here with its lines.
+    """
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "NUMBA_NUM_THREADS": "2"}
+    done = subprocess.run(
+        [sys.executable, "-c", COVERAGE_SCRIPT, os.path.dirname(__file__), json.dumps(SCALED)],
+        env=env, capture_output=True, text=True, timeout=1200,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.split("RAN", 1)[1])
+    ran = {tuple(item) for item in report["ran"]}
+    assert set(report["routes"]) >= ALL_ROUTES, "the scaled rows left a route"
+    missed = {
+        key: where for key, where in kernel_lines().items() if key not in ran and where not in VALUE_BRANCHES
+    }
+    listing = "\n".join(f"  {func} line {line}: {text}" for (_, line), (func, text) in sorted(missed.items()))
+    assert not missed, f"lines of the kernels no row of the matrix runs:\n{listing}"
+    assert all(where in {v for k, v in kernel_lines().items() if k not in ran} for where in VALUE_BRANCHES)
