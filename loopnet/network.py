@@ -361,24 +361,42 @@ class Network:
 
 
 def load(path: str | os.PathLike) -> Network:
-    """Read a network written by :meth:`Network.save`."""
+    """Read a network written by :meth:`Network.save`.
+
+    The file is read with pickling off: a file that holds pickled Python objects (which could run code
+    when unpickled) is refused before anything is unpickled, as is a file of another format version.
+    """
     not_ours = f"{os.fspath(path)!r} is not a loopnet network file (write one with Network.save)"
-    data = np.load(path, allow_pickle=False)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except ValueError as exc:  # a pickle, or bytes NumPy cannot read as .npy or .npz
+        raise ValueError(f"{not_ours}: {exc}") from exc
     if not isinstance(data, np.lib.npyio.NpzFile):  # a plain .npy array
         raise ValueError(not_ours)
     with data:
         if "config" not in data or "params" not in data:
             raise ValueError(not_ours)
         try:
-            meta = json.loads(str(data["config"]))
-        except json.JSONDecodeError as exc:
-            raise ValueError(not_ours) from exc
-        params = data["params"]
+            config, params = data["config"], data["params"]
+        except ValueError as exc:  # an object array: loading it would unpickle
+            raise ValueError(f"{not_ours}: it holds pickled objects, which loopnet never loads") from exc
+    if config.dtype.kind != "U" or config.ndim != 0 or params.dtype.kind != "f" or params.ndim != 1:
+        raise ValueError(not_ours)
+    try:
+        meta = json.loads(str(config))
+    except json.JSONDecodeError as exc:
+        raise ValueError(not_ours) from exc
     if not isinstance(meta, dict) or meta.pop("format", None) != "loopnet" or "version" not in meta:
         raise ValueError(not_ours)
     version = meta.pop("version")
-    if version > FORMAT_VERSION:
-        raise ValueError(f"file format version {version} is newer than this loopnet reads ({FORMAT_VERSION})")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ValueError(f"{not_ours}: its format version is {version!r}, not a whole number")
+    if version != FORMAT_VERSION:
+        age = "newer" if version > FORMAT_VERSION else "older"
+        raise ValueError(
+            f"{os.fspath(path)!r} has file format version {version}, {age} than the version this "
+            f"loopnet reads ({FORMAT_VERSION})"
+        )
     net = Network(**meta)
     if params.shape != net.params.shape:
         raise ValueError(f"file holds {params.size} parameters; the network needs {net.n_params}")
