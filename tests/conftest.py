@@ -1,4 +1,4 @@
-"""Shared test set-up: the ``loops-blocked`` backend name.
+"""Shared test set-up: two Numba threads, and the ``loops-blocked`` backend name.
 
 Tiny networks take ``fast.train_sgd_small`` (which equals the plain loops bit
 for bit); everything else takes the register-blocked kernels. The tests'
@@ -8,6 +8,12 @@ kernels face the same oracles.
 """
 
 from __future__ import annotations
+
+import os
+
+# The threaded drivers only run with two or more Numba threads; give the suite two even on a one-core
+# runner (before anything imports Numba), unless the caller chose a number.
+os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 
 import pytest
 

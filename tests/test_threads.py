@@ -6,7 +6,9 @@ nothing in a fit may be shared between networks (no module-level buffer, no
 global random state). Pairs mix the tiny path (``fast.train_sgd_small``) and
 the blocked path (``fast.train_sgd_fast``). Inside a worker thread Numba's own
 pool is switched off with ``numba.set_num_threads(1)`` (a per-thread setting),
-the way bench/threads.py runs them; a second test, in a subprocess, lets both
+the way bench/threads.py runs them, except for the "threaded" network, whose
+``prange`` drivers run on Numba's two threads while the other Python thread
+trains; a second test, in a subprocess, lets both
 threads launch the ``prange`` drivers at once, which needs a thread-safe
 threading layer (Numba's ``workqueue`` layer aborts the process if two threads
 enter it together).
@@ -26,6 +28,7 @@ import numpy as np
 import pytest
 
 import loopnet
+from loopnet import fast
 
 SPECS = {
     # name: (sizes, activation, output, loss, rows, epochs, batch)
@@ -47,6 +50,8 @@ def train(name: str, seed: int, numba_threads: int | None) -> tuple[np.ndarray, 
     net = loopnet.Network(sizes, activation=act, output_activation=out, loss=loss, seed=seed)
     before = numba.get_num_threads()
     numba.set_num_threads(numba_threads or before)  # for the calling thread only
+    if name == "threaded" and numba_threads is None:  # the prange drivers really get two threads
+        assert numba.get_num_threads() >= 2 and fast.use_threads(True, rows, sizes[0], sizes[1])
     try:
         history = net.fit(X, Y, epochs=epochs, lr=0.05, batch_size=batch)
     finally:
@@ -54,14 +59,17 @@ def train(name: str, seed: int, numba_threads: int | None) -> tuple[np.ndarray, 
     return net.params, history["loss"]
 
 
-def train_in_threads(jobs: list[tuple[str, int]], numba_threads: int | None) -> list:
+def train_in_threads(jobs: list[tuple[str, int]], numba_threads: int | dict | None) -> list:
     """Train every (name, seed) in its own Python thread, all released together by a barrier."""
     results: list = [None] * len(jobs)
     barrier = threading.Barrier(len(jobs))
 
     def work(k: int) -> None:
         barrier.wait()
-        results[k] = train(*jobs[k], numba_threads)
+        name = jobs[k][0]
+        results[k] = train(
+            *jobs[k], numba_threads.get(name, 1) if isinstance(numba_threads, dict) else numba_threads
+        )
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(len(jobs))]
     for t in threads:
@@ -76,9 +84,14 @@ PAIRS = [("blocked", "tiny"), ("blocked", "blocked"), ("tiny", "tiny"), ("thread
 
 @pytest.mark.parametrize("pair", PAIRS, ids="+".join)
 def test_two_threads_train_exactly_as_one_after_the_other(pair):
+    # The "threaded" network keeps Numba's whole pool (its prange drivers run on two threads while the
+    # other Python thread trains on one); every other network runs on one Numba thread.
+    if "threaded" in pair and numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("NUMBA_NUM_THREADS < 2: the threaded network would run on one thread")
+    threads = {"threaded": None}
     jobs = [(name, seed) for seed, name in enumerate(pair)]
-    sequential = [train(name, seed, 1) for name, seed in jobs]
-    concurrent = train_in_threads(jobs, numba_threads=1)
+    sequential = [train(name, seed, threads.get(name, 1)) for name, seed in jobs]
+    concurrent = train_in_threads(jobs, numba_threads=threads)
     for (params, losses), (want_params, want_losses) in zip(concurrent, sequential):
         assert np.array_equal(params, want_params)
         assert np.array_equal(losses, want_losses)
