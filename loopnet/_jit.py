@@ -4,8 +4,16 @@ Every compiled kernel in loopnet is decorated with :data:`kernel`. Keeping the
 options here means a reader can see, in one screen, exactly how the loops are
 compiled:
 
-* ``cache=True`` -- the machine code is written next to the source (in
-  ``__pycache__``) so a second process loads it instead of recompiling.
+* ``cache=True`` -- the machine code is written to disk (under ``__pycache__``)
+  so a second process loads it instead of recompiling. Numba checks each cached
+  function against its own file only, but a kernel also bakes in constants and
+  inlined kernels from other modules (``LEAKY_SLOPE`` from activations.py in
+  kernels.py and fast.py): edit one and the other modules' cached code would
+  keep the old value. So every loopnet kernel is cached in a directory named
+  after a hash of all the package's sources (``__pycache__/loopnet-<hash>``,
+  or under ``NUMBA_CACHE_DIR`` when set) with that hash as its freshness
+  stamp: any source edit recompiles everything in the next process
+  (tests/test_source_cache.py). Old hash directories are not deleted.
 * ``nogil=True`` -- compiled code releases the GIL, so Python threads can train
   separate networks at the same time (tests/test_threads.py). One limit: the
   threaded drivers need a thread-safe Numba threading layer (OpenMP or TBB,
@@ -54,7 +62,76 @@ plain Python, which is how a learner steps through a loop in a debugger.
 
 from __future__ import annotations
 
+import hashlib
+import os
+
 import numba
+from numba.core import caching
+from numba.misc.appdirs import AppDirs
+
+PACKAGE_DIR = os.path.dirname(os.path.realpath(__file__))
+
+
+def _source_hash(package: str) -> str:
+    """sha256 over every .py file of the package: relative path, size and contents, in path order."""
+    files = []
+    for root, dirs, names in os.walk(package):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        files += [os.path.join(root, name) for name in names if name.endswith(".py")]
+    digest = hashlib.sha256()
+    for relative in sorted(os.path.relpath(path, package).replace(os.sep, "/") for path in files):
+        with open(os.path.join(package, relative), "rb") as f:
+            data = f.read()
+        digest.update(b"%s\0%d\0%s" % (relative.encode(), len(data), data))
+    return digest.hexdigest()
+
+
+SOURCE_HASH = _source_hash(PACKAGE_DIR)
+"""The hash every loopnet kernel is cached under (see the module docstring)."""
+
+
+class SourceHashLocator(caching._CacheLocator):
+    """Numba cache locator for loopnet's own functions: ``<base>/loopnet-<hash>``, stamped with the hash.
+
+    The base is the first writable of ``NUMBA_CACHE_DIR`` (when set), the package's ``__pycache__``
+    and Numba's user-wide cache directory, the order Numba's own locators try.
+    """
+
+    def __init__(self, py_func, py_file: str, cache_path: str):
+        self._py_file = py_file  # read by Numba when it warns that a function cannot be cached
+        self._lineno = py_func.__code__.co_firstlineno
+        self._cache_path = cache_path
+
+    def get_cache_path(self) -> str:
+        return self._cache_path
+
+    def get_source_stamp(self) -> str:
+        return SOURCE_HASH
+
+    def get_disambiguator(self) -> str:
+        return str(self._lineno)  # as Numba's own locators: the function's first line
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if not os.path.realpath(py_file).startswith(PACKAGE_DIR + os.sep):
+            return None  # not loopnet's: left to Numba's locators
+        bases = [numba.config.CACHE_DIR] if numba.config.CACHE_DIR else []
+        bases += [os.path.join(PACKAGE_DIR, "__pycache__"), AppDirs("numba", appauthor=False).user_cache_dir]
+        for base in bases:
+            locator = cls(py_func, py_file, os.path.join(base, f"loopnet-{SOURCE_HASH[:16]}"))
+            try:
+                locator.ensure_cache_path()
+            except OSError:
+                continue
+            return locator
+        return None
+
+
+# Ahead of Numba's locators, once: a re-import replaces the class instead of adding a second one.
+_IMPL = getattr(caching, "CacheImpl", None) or caching._CacheImpl  # the older Numba name
+_IMPL._locator_classes[:] = [SourceHashLocator] + [
+    c for c in _IMPL._locator_classes if (c.__module__, c.__qualname__) != (__name__, "SourceHashLocator")
+]
 
 JIT_OPTIONS: dict[str, object] = {
     "cache": True,
