@@ -1,4 +1,4 @@
-"""Shared test set-up: two Numba threads, and the ``loops-blocked`` backend name.
+"""Shared test set-up: two Numba threads, the ``loops-blocked`` backend name, the PyTorch oracle's skips.
 
 Tiny networks take ``fast.train_sgd_small`` (which equals the plain loops bit
 for bit); everything else takes the register-blocked kernels. The tests'
@@ -30,3 +30,27 @@ def _force_blocked_path(request, monkeypatch):
 def backend_name(backend: str) -> str:
     """The Network backend behind a test's backend label (``loops-blocked`` is ``loops``)."""
     return backend.removesuffix("-blocked")
+
+
+TORCH_MISSING = "PyTorch is not installed"
+TORCH_INSTALL = 'pip install "torch==2.13.0"'
+
+
+def import_torch():
+    """PyTorch, the outside oracle; its tests skip (and are counted at the end of the run) without it."""
+    return pytest.importorskip("torch", reason=f"{TORCH_MISSING}: {TORCH_INSTALL} runs this oracle")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line for every PyTorch case skipped, with the command that installs it."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if TORCH_MISSING in str(getattr(report, "longrepr", ""))
+    ]
+    if skipped:
+        terminalreporter.write_line(
+            f"{len(skipped)} PyTorch oracle cases skipped ({TORCH_MISSING}; every path is still held to "
+            f"finite differences). To run them: {TORCH_INSTALL}",
+            yellow=True,
+        )

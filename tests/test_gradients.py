@@ -16,6 +16,7 @@ import zlib
 
 import numpy as np
 import pytest
+from conftest import import_torch
 
 import loopnet
 from loopnet.losses import LOSSES
@@ -189,7 +190,7 @@ def test_gradients_match_finite_differences(sizes, hidden, out, loss, backend):
 def torch_loss_and_gradients(weights, acts, loss, X, Y):
     """The same network in torch float64: z = a_prev @ W + b, losses as docs/design.md writes them
     for torch."""
-    torch = pytest.importorskip("torch")
+    torch = import_torch()
     F = torch.nn.functional
     activations = {
         "identity": lambda z: z,

@@ -46,6 +46,7 @@ from functools import partial
 import numba
 import numpy as np
 import pytest
+from conftest import import_torch
 
 import loopnet
 from loopnet import fast
@@ -489,6 +490,44 @@ def check_case(row: Row, hidden: str, out: str, loss: str, dtype: str) -> None:
 @pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
 def test_route_against_the_oracles(row, dtype, hidden, out, loss):
     check_case(row, hidden, out, loss, dtype)
+
+
+def torch_gradients(weights, acts, loss, X, Y):
+    """PyTorch autograd on the same network in float64, the losses as docs/design.md writes them in torch."""
+    torch = import_torch()
+    F = torch.nn.functional
+    act = {"identity": lambda z: z, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
+           "leaky_relu": lambda z: F.leaky_relu(z, LEAKY),
+           "softmax": lambda z: torch.softmax(z, dim=1)}  # fmt: skip
+    params = [(torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)) for W, b in weights]
+    a = torch.tensor(X)
+    for (W, b), name in zip(params, acts):
+        z = a @ W + b
+        a = act[name](z)
+    target = torch.tensor(Y)
+    L = {
+        "sse": lambda: 0.5 * F.mse_loss(a, target, reduction="sum"),
+        "mse": lambda: F.mse_loss(a, target),
+        "bce": lambda: F.binary_cross_entropy(a, target),
+        "cross_entropy": lambda: F.cross_entropy(z, target),  # logits, class probabilities as targets
+    }[loss]()
+    L.backward()
+    return [(W.grad.numpy(), b.grad.numpy()) for W, b in params]
+
+
+@pytest.mark.parametrize("hidden, out, loss", COMBOS, ids=["/".join(c) for c in COMBOS])
+@pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
+def test_route_against_pytorch_and_the_twin(row, hidden, out, loss):
+    """float64 gradients of every route against PyTorch's autograd (skipped without it) and the twin's."""
+    weights, X, Y, acts, _ = make_case(row, hidden, out, loss, "float64")
+    want = torch_gradients(weights, acts, loss, X, Y)
+    twin_row = Row(row.name, "numpy", row.sizes, row.N, row.batch, "numpy")
+    twin, _ = build(twin_row, hidden, out, loss, "float64", weights)
+    net, _ = build(row, hidden, out, loss, "float64", weights)
+    gmax = max(np.abs(g).max() for pair in want for g in pair)
+    for got in (net.gradients(X, Y), twin.gradients(X, Y)):
+        for (dW, db), (tW, tb) in zip(got, want):
+            assert np.abs(dW - tW).max() <= 1e-10 * gmax and np.abs(db - tb).max() <= 1e-10 * gmax
 
 
 def test_the_oracle_backward_pass_is_the_gradient_of_the_oracle_loss():
