@@ -1,0 +1,687 @@
+"""Mutation score of loopnet's tests: plant realistic slips in loopnet/, one at a time, and count the caught.
+
+Each mutant of :data:`CATALOG` replaces one snippet of one file under loopnet/ with the slip a careful
+reviewer would plant: a guard dropped, an off-by-one in a leftover loop, a scale that equals the right one
+only when K = 1, a threaded driver that differs from its serial twin. The snippet must occur exactly once
+in the file; a mutant whose snippet is missing or ambiguous is refused with a message saying which and
+why (a mutant may also list ``variants``: the same slip written for another revision of the code, so the
+catalog runs on old and new code alike). For each mutant the runner:
+
+1. copies loopnet/, tests/, README.md and .ci/ (which tests/test_readme.py reads) into a fresh temp
+   dir: from the working tree, or from the git revision ``--source REV``; ``--tests DIR`` takes the tests
+   from DIR instead (e.g. an older commit's, extracted with ``git archive``);
+2. applies the mutation to the copy;
+3. checks that a Python started with the run's environment imports the copy, not the installed package
+   (``python -c "import loopnet; print(loopnet.__file__)"``), and, from inside the pytest run, records
+   which loopnet the tests imported (a ``-p`` plugin written next to the copy, not a conftest);
+4. runs ``nice python -m pytest <tests> -x -q -p no:cacheprovider`` with the copy first on PYTHONPATH
+   and a fresh, empty NUMBA_CACHE_DIR (so nothing compiled for another mutant is reused), under a
+   per-mutant timeout; a timeout counts as killed and is reported as such.
+
+The mutant is *killed* when pytest fails (the first failing test is taken from its summary), *survived*
+when every selected test passes. The score is killed / non-equivalent: mutants labelled
+``equivalent=True`` change no number any test could observe (e.g. a threshold that only moves work
+between the serial and threaded drivers, which agree bit for bit) and are left out of the denominator.
+Before the mutants, the unmutated copy runs the same tests once (the baseline): a failing baseline would
+make every mutant look killed, so the run stops there (``--no-baseline`` skips it).
+
+Default test selection, decided by timing a cold run (fresh Numba cache, two shared cores, other jobs
+running): the whole suite took 417 s, of which compiling is most; a mutant that survives pays all of it,
+so the run leaves out what costs much and checks no numbers, and what repeats a check at a looser
+tolerance (``--all-tests`` runs everything):
+
+* the modules :data:`SLOW_MODULES`: test_cache.py (126 s: two fresh-cache processes, checks what was
+  compiled), test_source_cache.py (the same, after edits), test_memory.py (38 s: peak RSS of long fits),
+  test_bench.py (the benchmark command and its report);
+* the single tests :data:`SLOW_TESTS`: test_network.py's allocation count (25-80 s in a subprocess);
+* every parametrization whose id has a ``float32`` part (61 tests at 3285ec5): each repeats a float64
+  case at 1e-4 instead of 1e-12 and costs a second compile of every fast kernel; tests with float32 in
+  their name (the dtype checks) still run.
+
+That makes a surviving mutant 140-230 s and a full catalog run about an hour; a mutant killed in
+test_kernels.py takes 15-60 s. The modules run in the order of :data:`MODULE_ORDER` (the numeric ones
+that kill quickly first), modules not named there after them, alphabetically; the first failing test
+reported therefore depends on that order.
+
+    python bench/mutation.py --list                           # the catalog, snippets checked
+    python bench/mutation.py --json /tmp/mutation.json        # working tree: loopnet/ and tests/
+    python bench/mutation.py --source REV --json OUT.json     # a commit's loopnet/ and tests/
+    python bench/mutation.py --only par-b2-drops-fprime tiny-mse-scale-per-m
+
+Not part of CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+SLOW_MODULES = ("test_cache.py", "test_source_cache.py", "test_memory.py", "test_bench.py")
+"""Test modules left out by default: slow, and they check compilation, caching, memory or reports."""
+
+SLOW_TESTS = ("test_network.py::test_no_allocation_inside_the_epoch_loop",)
+"""Single tests deselected by default for the same reason (a subprocess counting allocations over 1000
+epochs, recompiling everything: 25-80 s)."""
+
+MODULE_ORDER = (
+    "test_kernels.py",
+    "test_fast.py",
+    "test_gradients.py",
+    "test_network.py",
+    "test_api.py",
+    "test_threads.py",
+    "test_demos.py",
+    "test_readme.py",
+)
+"""Selected modules run in this order (the quick numeric ones first); modules not named here come last."""
+
+
+@dataclass(frozen=True)
+class Mutant:
+    id: str
+    file: str  # path under loopnet/
+    original: str  # must occur exactly once in the file
+    replacement: str
+    description: str
+    equivalent: bool = False  # expected-equivalent: no test can observe the change
+    variants: tuple[tuple[str, str], ...] = ()  # the same slip in other revisions of the code
+
+    def forms(self) -> tuple[tuple[str, str], ...]:
+        return ((self.original, self.replacement), *self.variants)
+
+
+def _m(id, file, original, replacement, description, equivalent=False, variants=()):
+    return Mutant(id, file, original, replacement, description, equivalent, variants)
+
+
+CATALOG: tuple[Mutant, ...] = (
+    # --- fast.py, serial loops -------------------------------------------------------------------
+    _m("fast-b2-fprime-per-panel", "fast.py",
+       "    if i_hi == delta_prev.shape[1]:\n"
+       "        for n in range(r0, r0 + rows):\n"
+       "            derivative_row(code, z_prev[n], a_prev[n], delta_prev[n])\n",
+       "    for n in range(r0, r0 + rows):\n"
+       "        derivative_row(code, z_prev[n], a_prev[n], delta_prev[n])\n",
+       "backprop_delta_band applies f' after every panel, not once after the last (wrong past 64 units)"),
+    _m("fast-f1-epilogue-per-panel", "fast.py",
+       "    if j_hi == z.shape[1]:\n"
+       "        for n in range(r0, r0 + rows):\n"
+       "            bias_activate_row(code, b, z[n], a[n])\n",
+       "    for n in range(r0, r0 + rows):\n"
+       "        bias_activate_row(code, b, z[n], a[n])\n",
+       "dense_forward_band adds the bias and activates after every panel (wrong past 64 units)"),
+    _m("fast-rows4-last-column", "fast.py",
+       "    for j in range(j_end, j_hi):\n"
+       "        b = B[j]\n"
+       "        c0 = c1 = c2 = c3 = zero\n",
+       "    for j in range(j_end, j_hi - 1):\n"
+       "        b = B[j]\n"
+       "        c0 = c1 = c2 = c3 = zero\n",
+       "abt_rows4's 4 x 1 leftover loop stops one column short"),
+    _m("fast-band-last-row", "fast.py",
+       "        for r in range(r0, r0 + rows):\n",
+       "        for r in range(r0, r0 + rows - 1):\n",
+       "abt_band's leftover rows (a band of 1-3 rows) miss their last row"),
+    _m("fast-rows4-jend-from-zero", "fast.py",
+       "    a3 = A[r0 + 3]\n"
+       "    K = A.shape[1]\n"
+       "    j_end = j_hi - (j_hi - j_lo) % 4\n",
+       "    a3 = A[r0 + 3]\n"
+       "    K = A.shape[1]\n"
+       "    j_end = j_hi - j_hi % 4\n",
+       "abt_rows4's block end ignores j_lo (panels start at multiples of 64, so the same columns)",
+       equivalent=True),
+    _m("fast-b3-panel-bound", "fast.py",
+       "        for band in range((a_prevT.shape[0] + 3) // 4):\n"
+       "            product_band(a_prevT, deltaT, delta, dW, band, j_lo, min(J, j_lo + panel))\n",
+       "        for band in range((a_prevT.shape[0] + 3) // 4):\n"
+       "            product_band(a_prevT, deltaT, delta, dW, band, j_lo, min(J, j_lo + panel - 1))\n",
+       "weight_grad_fast's panel ends one column early: dW's column 63 is never written (J >= 64, N >= 16)"),
+    _m("fast-b4-counts-first-row-twice", "fast.py",
+       "        s = db.dtype.type(0)\n",
+       "        s = row[0]\n",
+       "bias_grad_fast starts its sum at the first term and then adds every term, the first again"),
+    _m("fast-transpose-drops-tail", "fast.py",
+       "    for block in range((src.shape[0] + 7) // 8):\n",
+       "    for block in range(src.shape[0] // 8):\n",
+       "the serial transpose skips the last block when the rows are not a multiple of 8"),
+    _m("fast-gather-ignores-start", "fast.py",
+       "        src = X[order[start + r0 + k]]\n",
+       "        src = X[order[r0 + k]]\n",
+       "gather_transpose_rows8 gathers every minibatch's X from the first batch's rows (Y stays right)"),
+    _m("fast-exp-8-factorial-typo", "fast.py",
+       "    p = p * r + 1.0 / 40320.0\n"
+       "    p = p * r + 1.0 / 5040.0\n",
+       "    p = p * r + 1.0 / 40230.0\n"
+       "    p = p * r + 1.0 / 5040.0\n",
+       "exp_approx's 1/8! typed as 1/40230 (digits swapped): ~1e-11 relative error"),
+    _m("fast-tanh-11-factorial-typo", "fast.py",
+       "    p = p * r + 1.0 / 39916800.0  # 1/11!\n",
+       "    p = p * r + 1.0 / 3991680.0  # 1/11!\n",
+       "tanh_small's 1/11! with a zero dropped: wrong near |x| = 0.5"),
+    _m("fast-leaky-slope-in-derivative", "fast.py",
+       "        slope = d.dtype.type(LEAKY_SLOPE)\n",
+       "        slope = d.dtype.type(0.1)\n",
+       "derivative_row's leaky_relu slope written as 0.1 in that one place"),
+    _m("fast-softmax-min-shift", "fast.py",
+       "            m = max(m, z[j])\n",
+       "            m = min(m, z[j])\n",
+       "the fused softmax subtracts the row minimum: exact until a spread > 709 overflows exp"),
+    _m("fast-step-float32", "fast.py",
+       "    step = params.dtype.type(lr)\n",
+       "    step = np.float32(lr)\n",
+       "sgd_update_all rounds the learning rate to float32 for float64 networks too"),
+    # --- fast.py, threaded drivers ---------------------------------------------------------------
+    _m("par-b2-drops-fprime", "fast.py",
+       "        for band in prange((delta.shape[0] + 3) // 4):\n"
+       "            backprop_delta_band(\n"
+       "                delta, W, WT, code, z_prev,",
+       "        for band in prange((delta.shape[0] + 3) // 4):\n"
+       "            backprop_delta_band(\n"
+       "                delta, W, WT, IDENTITY, z_prev,",
+       "backprop_delta_par passes IDENTITY to the bands: the threaded B2 drops f'"),
+    _m("par-update-double-step", "fast.py",
+       "    for block in prange((W.shape[0] + 7) // 8):\n"
+       "        sgd_update_rows8(W, dW, WT, step, block)\n",
+       "    for block in prange((W.shape[0] + 7) // 8):\n"
+       "        sgd_update_rows8(W, dW, WT, step + step, block)\n",
+       "sgd_update_layer_par steps twice as far as the serial update"),
+    _m("par-b3-drops-last-band", "fast.py",
+       "        for band in prange((a_prevT.shape[0] + 3) // 4):\n",
+       "        for band in prange(a_prevT.shape[0] // 4):\n",
+       "weight_grad_par forgets the partial band: dW's last I % 4 rows are not written when threaded"),
+    _m("par-transpose-drops-tail", "fast.py",
+       "    for block in prange((src.shape[0] + 7) // 8):\n",
+       "    for block in prange(src.shape[0] // 8):\n",
+       "transpose_par skips the last block: a.T and delta.T stale when threaded rows % 8 != 0"),
+    _m("par-threshold-strict", "fast.py",
+       "    return threaded and N * I * J >= PARALLEL_MIN_WORK\n",
+       "    return threaded and N * I * J > PARALLEL_MIN_WORK\n",
+       "use_threads with > instead of >=: only moves an exactly-2^19 product to the serial driver",
+       equivalent=True),
+    # --- fast.py, the tiny path --------------------------------------------------------------------
+    _m("tiny-mse-scale-per-m", "fast.py",
+       "    c = 1.0 if loss_code == SSE else 2.0 / (m * K)\n",
+       "    c = 1.0 if loss_code == SSE else 2.0 / m\n",
+       "output_step_small's mse delta scaled by 2/m instead of 2/(m K) (right for one output)"),
+    _m("tiny-bce-scale-per-m", "fast.py",
+       "        scale = 1.0 / (m * K)\n",
+       "        scale = 1.0 / m\n",
+       "output_step_small's bce delta scaled by 1/m instead of 1/(m K) (right for one output)"),
+    _m("tiny-softmax-sse-takes-ce-delta", "fast.py",
+       "output_delta(loss_code, SOFTMAX, z, a, Ym, dbuf[out : out + m * nL].reshape((m, nL)))",
+       "output_delta(_plain.CROSS_ENTROPY, SOFTMAX, z, a, Ym, dbuf[out : out + m * nL].reshape((m, nL)))",
+       "train_sgd_small's softmax branch takes the cross-entropy delta whatever the loss (sse, mse)"),
+    _m("tiny-epoch-weight-nominal-batch", "fast.py",
+       "                )\n"
+       "            total += batch_loss if summed else batch_loss * (m / N)\n",
+       "                )\n"
+       "            total += batch_loss if summed else batch_loss * (B / N)\n",
+       "train_sgd_small weights each batch's mean loss by B/N, wrong for a short last batch"),
+    _m("tiny-b2-own-activation", "fast.py",
+       "dbuf[q] = s * derivative_scalar(acts[l - 1], zbuf[q], abuf[q])",
+       "dbuf[q] = s * derivative_scalar(acts[l], zbuf[q], abuf[q])",
+       "train_sgd_small's B2 takes the derivative of the layer's own activation, not the one below"),
+    _m("tiny-b3-unshuffled-x", "fast.py",
+       "                        x = X[order[start + n], i] if l == 0 else abuf[prev + n * I + i]\n"
+       "                        for j in range(J):\n",
+       "                        x = X[n, i] if l == 0 else abuf[prev + n * I + i]\n"
+       "                        for j in range(J):\n",
+       "train_sgd_small's B3 reads X's rows in file order, not the batch's shuffled rows"),
+    # --- kernels.py, the plain loops ----------------------------------------------------------------
+    _m("plain-ce-delta-drops-rowsum", "kernels.py",
+       "                delta[n, k] = (a[n, k] * s - Y[n, k]) * scale\n",
+       "                delta[n, k] = (a[n, k] - Y[n, k]) * scale\n",
+       "softmax + cross_entropy delta as (a - y)/N: right for one-hot rows, wrong for soft targets"),
+    _m("plain-shuffle-sattolo", "kernels.py",
+       "        j = x % (i + 1)\n",
+       "        j = x % i\n",
+       "shuffle draws j < i (Sattolo's cycle): no row ever stays in place"),
+    _m("plain-bce-scale-per-n", "kernels.py",
+       "        scale = 1.0 / (N * K)\n",
+       "        scale = 1.0 / N\n",
+       "sigmoid + bce delta scaled by 1/N instead of 1/(N K) (right for one output)"),
+    _m("plain-update-skips-last", "kernels.py",
+       "    for p in range(params.shape[0]):\n",
+       "    for p in range(params.shape[0] - 1):\n",
+       "the plain U1 never updates the last parameter (the output layer's last bias)"),
+    _m("plain-epoch-weight-nominal-batch", "kernels.py",
+       "total += batch_loss if summed else batch_loss * (m / N)",
+       "total += batch_loss if summed else batch_loss * (B / N)",
+       "train_sgd weights each batch's mean loss by B/N, wrong for a short last batch"),
+    _m("plain-softmax-max-skips-last", "kernels.py",
+       "            for j in range(1, J):\n"
+       "                if z[n, j] > m:\n",
+       "            for j in range(1, J - 1):\n"
+       "                if z[n, j] > m:\n",
+       "softmax's row maximum skips the last column: exp overflows when that column is the largest"),
+    _m("plain-mse-loss-per-n", "kernels.py",
+       "    return total / (N * K)  # mse\n",
+       "    return total / N  # mse\n",
+       "loss_value's mse averaged over samples only (right for one output)"),
+    _m("plain-b2-a-for-z", "kernels.py",
+       "            delta_prev[n, i] = s * derivative_scalar(code, z_prev[n, i], a_prev[n, i])\n",
+       "            delta_prev[n, i] = s * derivative_scalar(code, a_prev[n, i], a_prev[n, i])\n",
+       "backprop_delta passes a for z: relu and leaky_relu test z > 0, and a > 0 exactly when z > 0",
+       equivalent=True),
+    _m("plain-gather-ignores-start", "kernels.py",
+       "        s = order[start + r]\n",
+       "        s = order[r]\n",
+       "gather_rows copies the first batch's rows for every batch"),
+    # --- activations.py ----------------------------------------------------------------------------
+    _m("act-sigmoid-branch-flipped", "activations.py",
+       "        if z >= 0:  # exp(-z) <= 1: cannot overflow\n",
+       "        if z <= 0:  # exp(-z) <= 1: cannot overflow\n",
+       "the scalar sigmoid takes each branch on the wrong side: NaN for z around +710 and beyond"),
+    _m("act-relu-derivative-at-zero", "activations.py",
+       "        return 1.0 if z > 0 else 0.0\n",
+       "        return 1.0 if z >= 0 else 0.0\n",
+       "relu'(0) = 1 in the scalar form (0 in the vector form, the fast loops and PyTorch)"),
+    _m("act-relu-swallows-nan", "activations.py",
+       "        return z if z > 0 else 0.0 * z\n",
+       "        return z if z > 0 else 0.0\n",
+       "the scalar relu returns 0 for NaN: a diverged plain network no longer shows NaN"),
+    # --- kernels_np.py, the NumPy twin ------------------------------------------------------------
+    _m("twin-ce-delta-drops-rowsum", "kernels_np.py",
+       "np.multiply(a * Y.sum(axis=1, keepdims=True) - Y, 1.0 / N, out=delta)",
+       "np.multiply(a - Y, 1.0 / N, out=delta)",
+       "the twin's softmax + cross_entropy delta as (a - y)/N: wrong for soft targets"),
+    _m("twin-softmax-column-max", "kernels_np.py",
+       "np.subtract(z, z.max(axis=1, keepdims=True), out=a)",
+       "np.subtract(z, z.max(axis=0, keepdims=True), out=a)",
+       "the twin's softmax subtracts each column's maximum, not each row's"),
+    _m("twin-mse-delta-drops-2", "kernels_np.py",
+       "np.float64(1.0 if loss_code == SSE else 2.0 / (N * K))",
+       "np.float64(1.0 if loss_code == SSE else 1.0 / (N * K))",
+       "the twin's mse delta forgets the 2 of the square's derivative"),
+    _m("twin-b2-z-a-swapped", "kernels_np.py",
+       "    delta_prev *= derivative_vec(code, z_prev, a_prev)\n",
+       "    delta_prev *= derivative_vec(code, a_prev, z_prev)\n",
+       "the twin's B2 passes (a, z) for (z, a): right for relu/leaky_relu, wrong for sigmoid/tanh"),
+    _m("twin-mse-loss-per-n", "kernels_np.py",
+       "    return 0.5 * sq if loss_code == SSE else sq / (N * K)\n",
+       "    return 0.5 * sq if loss_code == SSE else sq / N\n",
+       "the twin's mse loss averaged over samples only (right for one output)"),
+    # --- network.py ---------------------------------------------------------------------------------
+    _m("net-load-allow-pickle", "network.py",
+       "    data = np.load(path, allow_pickle=False)\n",
+       "    data = np.load(path, allow_pickle=True)\n",
+       "load unpickles object arrays: a crafted file runs code"),
+    _m("net-load-version-off-by-one", "network.py",
+       "    if version > FORMAT_VERSION:\n",
+       "    if version > FORMAT_VERSION + 1:\n",
+       "load accepts files one format version newer than it reads",
+       variants=(("    if version != FORMAT_VERSION:\n",  # load refuses older versions too since e8f2aad
+                  "    if version != FORMAT_VERSION and version != FORMAT_VERSION + 1:\n"),)),
+    _m("net-auto-init-forgets-leaky", "network.py",
+       'scheme = "he" if self._acts[l] in (RELU, LEAKY_RELU) else "glorot"',
+       'scheme = "he" if self._acts[l] == RELU else "glorot"',
+       "init='auto' gives leaky_relu layers Glorot weights instead of He"),
+    _m("net-bce-target-check-and", "network.py",
+       "(Y.min() < 0 or Y.max() > 1)",
+       "(Y.min() < 0 and Y.max() > 1)",
+       "bce's target check only refuses Y with values both below 0 and above 1"),
+)  # fmt: skip
+
+BY_ID = {m.id: m for m in CATALOG}
+assert len(BY_ID) == len(CATALOG), "duplicate mutant ids"
+
+# Written next to the copied package and loaded with -p (not a conftest): records which loopnet the tests
+# imported, and deselects the float32 parametrizations unless asked to keep them.
+PLUGIN = """\
+import os, sys
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("MUTATION_SKIP_FLOAT32") != "1":
+        return
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        (drop if callspec and "float32" in callspec.id.split("-") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_collection_finish(session):
+    mod = sys.modules.get("loopnet")
+    with open(os.environ["MUTATION_IMPORTED"], "w") as fh:
+        fh.write(getattr(mod, "__file__", "") or "")
+"""
+
+
+# --- source and tests -------------------------------------------------------------------------------
+
+
+def _git(*args: str) -> bytes:
+    done = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True)
+    if done.returncode != 0:
+        raise SystemExit(f"git {' '.join(args)} failed: {done.stderr.decode(errors='replace').strip()}")
+    return done.stdout
+
+
+def stage_source(dest: Path, rev: str | None, tests: bool) -> str:
+    """loopnet/, README.md, .ci/ (and tests/ if asked) from the working tree (rev None) or a git revision."""
+    dest.mkdir(parents=True)
+    paths = ("loopnet", "README.md", ".ci", "tests") if tests else ("loopnet", "README.md", ".ci")
+    if rev is None:
+        no_bytecode = shutil.ignore_patterns("__pycache__", "*.py[co]")
+        for path in paths:
+            if (REPO / path).is_dir():
+                shutil.copytree(REPO / path, dest / path, ignore=no_bytecode)
+            elif (REPO / path).exists():
+                shutil.copy2(REPO / path, dest / path)
+        return f"working tree of {REPO}"
+    commit = _git("rev-parse", "--verify", f"{rev}^{{commit}}").decode().strip()
+    for path in paths:
+        if not _git("ls-tree", "--name-only", commit, path).strip():
+            if path == "loopnet":
+                raise SystemExit(f"revision {rev} has no loopnet/")
+            continue
+        with tarfile.open(fileobj=io.BytesIO(_git("archive", "--format=tar", commit, path))) as tar:
+            tar.extractall(dest, filter="data")
+    return f"{rev} ({commit[:12]})"
+
+
+def select_tests(tests: Path, all_tests: bool) -> dict:
+    """The test modules to run (in run order), the modules left out and the single tests deselected."""
+    found = sorted(p.name for p in tests.glob("test_*.py"))
+    skipped = [] if all_tests else [name for name in found if name in SLOW_MODULES]
+    chosen = [name for name in found if name not in skipped]
+    rank = {name: i for i, name in enumerate(MODULE_ORDER)}
+    chosen.sort(key=lambda name: (rank.get(name, len(rank)), name))
+    deselected = [] if all_tests else [t for t in SLOW_TESTS if t.split("::")[0] in chosen]
+    return {"modules": chosen, "skipped": skipped, "deselected": deselected, "skip_float32": not all_tests}
+
+
+def pick_form(mutant: Mutant, source: Path) -> tuple[tuple[str, str] | None, str]:
+    """(the first form (original, replacement) whose original occurs once in the file, or None; why not)."""
+    path = source / "loopnet" / mutant.file
+    if not path.exists():
+        return None, f"{mutant.id}: loopnet/{mutant.file} does not exist"
+    text = path.read_text()
+    for form in mutant.forms():
+        if text.count(form[0]) == 1:
+            return form, ""
+    count = text.count(mutant.original)
+    how = "is not in" if count == 0 else f"occurs {count} times in (ambiguous)"
+    return (
+        None,
+        f"{mutant.id}: its snippet {how} loopnet/{mutant.file}:\n{textwrap.indent(mutant.original, '  | ')}",
+    )
+
+
+# --- one run --------------------------------------------------------------------------------------------
+
+FAILED_LINE = re.compile(r"^(FAILED|ERROR) (\S+)", re.M)
+
+
+def first_failure(output: str, returncode: int) -> str:
+    """The first failing test named in pytest's summary (or how the run ended)."""
+    match = FAILED_LINE.search(output)
+    if match:
+        return match.group(2) if match.group(1) == "FAILED" else f"ERROR {match.group(2)}"
+    if returncode < 0:
+        where = re.findall(r'File "[^"]*/(tests/test_\w+\.py)", line \d+ in (\w+)', output)
+        tail = f" in {where[-1][0]}::{where[-1][1]}" if where else ""
+        return f"crashed ({signal.Signals(-returncode).name}){tail}"
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    return lines[-1][:100] if lines else f"exit {returncode}"
+
+
+def _run_pytest(cmd: list[str], cwd: Path, env: dict, log: Path, timeout: float) -> tuple[int, bool]:
+    """(returncode, timed out); on a timeout the whole process group of this run is ended."""
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            return proc.wait(timeout=timeout), False
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)  # the session started above: pytest and its subprocesses
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            return proc.returncode, True
+
+
+def run_one(mutant: Mutant | None, form, source: Path, tests: Path, sel: dict, args) -> dict:
+    """Copy, apply form = (original, replacement), check the import, run pytest: the result as a dict."""
+    name = mutant.id if mutant else "baseline"
+    work = Path(tempfile.mkdtemp(prefix=f"mutation-{name}-"))
+    start = time.monotonic()
+    result: dict = {"id": name}
+    try:
+        shutil.copytree(source, work, dirs_exist_ok=True)
+        shutil.copytree(tests, work / "tests", ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"))
+        (work / "_mutation_plugin.py").write_text(PLUGIN)
+        if mutant:
+            path = work / "loopnet" / mutant.file
+            text = path.read_text()
+            assert text.count(form[0]) == 1, mutant.id
+            path.write_text(text.replace(*form))
+        (work / "numba-cache").mkdir()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_") and k != "PYTHONPATH"}
+        env.update(
+            PYTHONPATH=str(work),
+            NUMBA_CACHE_DIR=str(work / "numba-cache"),
+            PYTHONDONTWRITEBYTECODE="1",
+            MUTATION_IMPORTED=str(work / "imported.txt"),
+            MUTATION_SKIP_FLOAT32="1" if sel["skip_float32"] else "0",
+        )
+        nice = ["nice", "-n", str(args.nice)]
+        want = str(work / "loopnet" / "__init__.py")
+        probe = subprocess.run(
+            [*nice, sys.executable, "-c", "import loopnet; print(loopnet.__file__)"],
+            cwd=work, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        if probe.stdout.strip() != want:
+            got = probe.stdout.strip() or probe.stderr.strip()[-300:]
+            return result | {"status": "error", "first_failure": f"python imports {got!r}, not the copy"}
+        cmd = [
+            *nice, sys.executable, "-m", "pytest",
+            *(f"tests/{m}" for m in sel["modules"]),
+            *(f"--deselect=tests/{t}" for t in sel["deselected"]),
+            "-x", "-q", "-rfE", "-p", "no:cacheprovider", "-p", "_mutation_plugin", *args.pytest_args,
+        ]  # fmt: skip
+        returncode, timed_out = _run_pytest(cmd, work, env, work / "pytest.log", args.timeout)
+        output = (work / "pytest.log").read_text(errors="replace")
+        imported = (work / "imported.txt").read_text() if (work / "imported.txt").exists() else ""
+        lines = output.strip().splitlines()
+        result |= {"returncode": returncode, "imported": imported, "summary": lines[-1] if lines else ""}
+        result["tail"] = lines[-15:]
+        if timed_out:
+            result |= {"status": "timeout", "first_failure": f"no result within {args.timeout:g} s"}
+        elif imported and imported != want:
+            result |= {"status": "error", "first_failure": f"the tests imported {imported}, not the copy"}
+        elif returncode == 0:
+            result |= {"status": "survived", "first_failure": ""}
+        elif returncode in (1, 2) or returncode < 0:  # failures, collection errors, a crash
+            result |= {"status": "killed", "first_failure": first_failure(output, returncode)}
+        else:  # 3 internal error, 4 usage error, 5 no tests collected: the run's problem, not a kill
+            result |= {"status": "error", "first_failure": first_failure(output, returncode)}
+        return result
+    finally:
+        result["seconds"] = round(time.monotonic() - start, 1)
+        if args.keep:
+            print(f"  kept {work}", flush=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+# --- the command ------------------------------------------------------------------------------------
+
+
+def score_of(results: list[dict]) -> dict:
+    """killed / non-equivalent; a timeout counts as killed, an error or a refused mutant as neither."""
+    counted = [r for r in results if not r["equivalent"] and r["status"] not in ("error", "refused")]
+    killed = sum(r["status"] in ("killed", "timeout") for r in counted)
+    return {
+        "killed": killed,
+        "non_equivalent": len(counted),
+        "percent": round(100.0 * killed / len(counted), 1) if counted else 0.0,
+        "timeouts": sum(r["status"] == "timeout" for r in results),
+        "errors": sum(r["status"] == "error" for r in results),
+        "refused": sum(r["status"] == "refused" for r in results),
+        "equivalent": sum(r["equivalent"] for r in results),
+        "equivalent_killed": sum(r["equivalent"] and r["status"] in ("killed", "timeout") for r in results),
+    }
+
+
+def row(r: dict) -> str:
+    eq = "  [expected equivalent]" if r.get("equivalent") else ""
+    return f"{r['id']:34} {r['status']:9} {r['seconds']:7.0f}  {r['first_failure']}{eq}"
+
+
+def write_json(path: Path | None, report: dict, say: bool = True) -> None:
+    if path:
+        path.write_text(json.dumps(report, indent=1))
+        if say:
+            print(f"wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--list", action="store_true", help="print the catalog, check its snippets, exit")
+    parser.add_argument("--only", nargs="+", metavar="ID", help="run only these mutants")
+    parser.add_argument(
+        "--tests",
+        type=Path,
+        help="the tests directory to run (default: tests/ of the working tree or of REV)",
+    )
+    parser.add_argument(
+        "--source", metavar="REV", help="take loopnet/, tests/, README.md, .ci/ from a revision"
+    )
+    parser.add_argument(
+        "--all-tests",
+        action="store_true",
+        help="also run the slow modules, tests and float32 parametrizations",
+    )
+    parser.add_argument("--pytest-args", default="", help="extra pytest arguments, one string, shell-split")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per mutant (default 600)")
+    parser.add_argument("--nice", type=int, default=10, help="niceness of the runs (default 10)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the run on the unmutated copy")
+    parser.add_argument("--keep", action="store_true", help="keep each run's temp dir (and say where)")
+    parser.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON")
+    args = parser.parse_args(argv)
+    args.pytest_args = shlex.split(args.pytest_args)
+
+    unknown = [i for i in args.only or () if i not in BY_ID]
+    if unknown:
+        parser.error(f"unknown mutant id(s): {', '.join(unknown)} (see --list)")
+    mutants = [BY_ID[i] for i in args.only] if args.only else list(CATALOG)
+
+    with tempfile.TemporaryDirectory(prefix="mutation-source-") as tmp:
+        source = Path(tmp) / "src"
+        described = stage_source(source, args.source, tests=args.tests is None)
+        forms, refused = {}, {}
+        for m in mutants:
+            forms[m.id], why = pick_form(m, source)
+            if why:
+                refused[m.id] = why
+                print(f"REFUSED {why}", file=sys.stderr)
+        if refused:
+            print(f"{len(refused)} mutant(s) refused: a snippet must occur exactly once in its file; the "
+                  "runs below leave them out\n", file=sys.stderr)  # fmt: skip
+        if args.list:
+            for m in mutants:
+                flag = "  (expected equivalent)" if m.equivalent else ""
+                print(f"{m.id:34} loopnet/{m.file:15} {m.description}{flag}")
+            print(f"\n{len(mutants)} mutants, {sum(m.equivalent for m in mutants)} expected equivalent; "
+                  f"snippets checked against {described}")  # fmt: skip
+            return 2 if refused else 0
+
+        tests = (args.tests or source / "tests").resolve()
+        if not tests.is_dir():
+            parser.error(f"--tests {tests} is not a directory")
+        sel = select_tests(tests, args.all_tests)
+        if not sel["modules"]:
+            parser.error(f"no test_*.py in {tests}")
+        print(f"source: {described}\ntests:  {tests}\nrun:    {' '.join(sel['modules'])}")
+        if sel["skipped"]:
+            print(f"left out (slow, no numbers checked; --all-tests runs them): {' '.join(sel['skipped'])}")
+        if sel["deselected"]:
+            print(f"deselected (same reason): {' '.join(sel['deselected'])}")
+        if sel["skip_float32"]:
+            print(
+                "deselected: the float32 parametrizations (the float64 ones check the same code; --all-tests)"
+            )
+        print(f"each run: nice -n {args.nice} pytest -x -q -p no:cacheprovider, fresh NUMBA_CACHE_DIR, "
+              f"timeout {args.timeout:g} s\n", flush=True)  # fmt: skip
+
+        report = {
+            "command": sys.argv,
+            "source": described,
+            "tests": str(tests),
+            **sel,
+            "timeout": args.timeout,
+        }
+        results: list[dict] = []
+        report["results"] = results
+        began = time.monotonic()
+        header = f"{'id':34} {'status':9} {'seconds':>7}  first failing test"
+        print(header, flush=True)
+        if not args.no_baseline:
+            baseline = run_one(None, None, source, tests, sel, args)
+            report["baseline"] = baseline
+            ok = baseline["status"] == "survived"
+            print(row(baseline | {"status": "passed" if ok else "FAILED"}), flush=True)
+            if not ok:
+                print("the unmutated copy fails these tests, so every mutant would look killed: stopping\n"
+                      + "\n".join(baseline.get("tail", [])), file=sys.stderr)  # fmt: skip
+                write_json(args.json, report)
+                return 3
+        for m in mutants:
+            if m.id in refused:
+                why = refused[m.id].splitlines()[0].split(": ", 1)[1].rstrip(":")
+                r = {"id": m.id, "status": "refused", "seconds": 0.0, "first_failure": why}
+            else:
+                r = run_one(m, forms[m.id], source, tests, sel, args)
+                r |= {"original": forms[m.id][0], "replacement": forms[m.id][1]}
+            r |= {"file": m.file, "description": m.description, "equivalent": m.equivalent}
+            results.append(r)
+            print(row(r), flush=True)
+            write_json(args.json, report, say=False)  # as it goes: a long run can be read before it ends
+
+    score = score_of(results)
+    report |= {"score": score, "seconds": round(time.monotonic() - began), "finished": time.ctime()}
+    print(f"\n{header}")
+    for r in results:
+        print(row(r))
+    print(
+        f"\nscore: {score['killed']}/{score['non_equivalent']} non-equivalent mutants killed "
+        f"({score['percent']:.0f}%); timeouts {score['timeouts']} (counted as killed); "
+        f"errors {score['errors']}; refused {score['refused']}; "
+        f"expected equivalent {score['equivalent']}, of them killed {score['equivalent_killed']}"
+    )
+    survivors = [r["id"] for r in results if r["status"] == "survived" and not r["equivalent"]]
+    if survivors:
+        print(f"survived: {' '.join(survivors)}")
+    print(f"total {report['seconds']} s")
+    write_json(args.json, report)
+    return 1 if score["errors"] or score["refused"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
