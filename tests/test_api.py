@@ -697,8 +697,9 @@ def test_normal_init_std_is_one():
     assert b.std() == pytest.approx(1.0, rel=0.25)
 
 
-def test_auto_init_is_he_for_relu_layers_and_glorot_otherwise():
-    net = loopnet.Network([FAN_IN, FAN_OUT, 300], activation="relu", output_activation="sigmoid", seed=3)
+@pytest.mark.parametrize("hidden", ["relu", "leaky_relu"])
+def test_auto_init_is_he_for_relu_layers_and_glorot_otherwise(hidden):
+    net = loopnet.Network([FAN_IN, FAN_OUT, 300], activation=hidden, output_activation="sigmoid", seed=3)
     (W1, _), (W2, _) = net.weights
     assert W1.std() == pytest.approx(np.sqrt(2.0 / FAN_IN), rel=0.02)
     limit = np.sqrt(6.0 / (FAN_OUT + 300))

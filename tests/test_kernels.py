@@ -17,7 +17,7 @@ from loopnet import kernels as lk
 from loopnet import kernels_np as nk
 from loopnet.activations import ACTIVATIONS, SIGMOID, SOFTMAX, TANH
 from loopnet.losses import BCE, CROSS_ENTROPY
-from loopnet.registry import KERNELS
+from loopnet.registry import BY_NAME, KERNELS
 
 # (N, I, J): 1x1, a batch of one, odd primes, wide and narrow
 SIZES = [(1, 1, 1), (1, 3, 2), (2, 1, 1), (1, 17, 3), (7, 5, 3), (13, 11, 17), (31, 2, 5)]
@@ -233,3 +233,22 @@ def test_kernels_run_as_plain_python():
     )
     assert done.returncode == 0, done.stderr
     assert "NO-JIT OK" in done.stdout
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_a_nan_stays_nan_through_every_activation(name, dtype):
+    """A diverged network must show NaN, not hide it: relu written as `z if z > 0 else 0` turns NaN into 0.
+
+    Plain loops, twin and fast form (from the registry), element-wise and softmax (whose whole row is lost).
+    """
+    z = np.array([[0.5, np.nan, -0.5, 2.0], [1.0, -1.0, 0.0, 3.0]], dtype=dtype)
+    forms = {"loops": lk.activate, "numpy": nk.activate_np, "fast": BY_NAME["activate"].fast}
+    for form, activate in forms.items():
+        a = np.zeros_like(z)
+        with np.errstate(invalid="ignore"):
+            activate(ACTIVATIONS[name], z.copy(), a)
+        assert np.isnan(a[0, 1]), f"{form}: {name}(NaN) = {a[0, 1]}"
+        if name == "softmax":
+            assert np.isnan(a[0]).all(), form
+        assert np.isfinite(a[1]).all(), form  # the other row is untouched by it

@@ -92,6 +92,7 @@ def matrix_rows(P: int, S: int, T: int, M: int) -> list[Row]:
     n0 = -(-T // 64)
     h = -(-T // (8 * n0))
     at = -(-T // (P * 2 * P))  # rows that put P x 2P products at the thread threshold
+    odd = -(-T // ((P + 1) * 2 * P)) | 1  # odd rows of P + 1 units: threaded bands with a leftover row
     short = (S - 3, S - 5, 5)  # every sum below SHORT_K terms
     wide = M // (S + 1) + 1  # a batch of one row above the tiny-path bound
     unit = S + 1  # a hidden layer of one unit: every row adds unit + 2 multiply-adds
@@ -112,6 +113,7 @@ def matrix_rows(P: int, S: int, T: int, M: int) -> list[Row]:
         Row("unit-width", "loops", (unit, 1, 2), unit_batch + 4, unit_batch, "blocked"),
         Row("threads-below", "loops", (P, 2 * P, P), at - 1, None, "blocked"),
         Row("threads-at", "loops", (P, 2 * P, P), at, None, "blocked"),
+        Row("threads-odd", "loops", (P + 1, 2 * P, P + 1), odd, None, "blocked"),
         Row("threads-all", "loops", (n0, h, 3), 13, 8, "blocked"),
     ]
     return rows
@@ -155,7 +157,10 @@ def routes(row: Row) -> set[str]:
     for rows in (row.N, *batches):
         for kind, N, I, J in _products(row.sizes, rows):
             K, cols, height = {"F1": (I, J, N), "B2": (J, I, N), "B3": (N, J, I)}[kind]
-            taken.add(f"{kind}:{'threaded' if fast.use_threads(True, N, I, J) else 'serial'}")
+            threaded = fast.use_threads(True, N, I, J)
+            taken.add(f"{kind}:{'threaded' if threaded else 'serial'}")
+            if threaded and height % 4:
+                taken.add(f"{kind}:threaded-leftover-rows")
             if K < fast.SHORT_K:
                 taken.add("sum:short")
                 continue
@@ -178,6 +183,7 @@ ALL_ROUTES = {
     *(f"route:{r}" for r in ("plain", "numpy", "tiny", "blocked")),
     "layers:two", "layers:deep", "fit:full-batch", "fit:uneven-minibatches", "batch:one", "width:one",
     "sum:short", "sum:blocked", "panels:one", "panels:several", "rows:leftover", "columns:leftover",
+    *(f"{k}:threaded-leftover-rows" for k in ("F1", "B2", "B3")),
     *(f"{k}:{t}" for k in ("F1", "B2", "B3", "gather", "update") for t in ("serial", "threaded")),
 }  # fmt: skip
 """Every route the code has; a new branch in fast.py's decisions needs a name here and a row."""
