@@ -15,6 +15,7 @@ import os
 # runner (before anything imports Numba), unless the caller chose a number.
 os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 
+import numpy as np
 import pytest
 
 from loopnet import fast
@@ -30,6 +31,17 @@ def _force_blocked_path(request, monkeypatch):
 def backend_name(backend: str) -> str:
     """The Network backend behind a test's backend label (``loops-blocked`` is ``loops``)."""
     return backend.removesuffix("-blocked")
+
+
+def next_fit_seed(gen: np.random.Generator) -> int:
+    """The shuffle seed the next ``fit`` of a network seeded with ``gen`` draws, without drawing it.
+
+    docs/design.md: every fit draws one ``integers(1, 2**31 - 1)`` from the network's generator; the tests
+    that replay a fit's batches by hand start the shuffle from it.
+    """
+    probe = np.random.Generator(type(gen.bit_generator)())
+    probe.bit_generator.state = gen.bit_generator.state
+    return int(probe.integers(1, 2**31 - 1))
 
 
 TORCH_MISSING = "PyTorch is not installed"

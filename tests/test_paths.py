@@ -46,7 +46,7 @@ from functools import partial
 import numba
 import numpy as np
 import pytest
-from conftest import import_torch
+from conftest import import_torch, next_fit_seed
 
 import loopnet
 from loopnet import fast
@@ -452,9 +452,7 @@ def check_case(row: Row, hidden: str, out: str, loss: str, dtype: str) -> None:
     # rows can have a gradient up to N / B times the full one (mean losses), hence the factor.
     epochs = 1 if row.batch is None else 2
     lr = 0.1 / gmax if row.batch is None else 0.1 * min(row.batch, row.N) / (row.N * gmax)
-    probe = np.random.Generator(type(gen.bit_generator)())
-    probe.bit_generator.state = gen.bit_generator.state
-    state = int(probe.integers(1, 2**31 - 1))  # fit draws its shuffle seed so (docs/design.md)
+    state = next_fit_seed(gen)
     want_w, want_h = ref_fit(weights, acts, loss, X, Y, epochs, lr, row.batch, state)
     if dtype == "float32":
         # How far float32 arithmetic alone moves this case: the same oracle computed in float32. Long sums
