@@ -9,10 +9,22 @@ with either.
 import importlib
 
 from .network import Network, load
+from .training import SGD, Adam, AdamW, DivergenceError, EarlyStopping, History, learning_rates
 
 __version__ = "0.1.0"
 
-__all__ = ["Network", "__version__", "load"]
+__all__ = [
+    "SGD",
+    "Adam",
+    "AdamW",
+    "DivergenceError",
+    "EarlyStopping",
+    "History",
+    "Network",
+    "__version__",
+    "learning_rates",
+    "load",
+]
 
 _LAZY_SUBMODULES = ("benchmarks", "cli", "datasets", "demos", "registry")
 """Submodules not imported by ``import loopnet``, loaded on first use as ``loopnet.NAME``.

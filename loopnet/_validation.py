@@ -100,6 +100,9 @@ def as_matrix(data, name: str, n_columns: int, dtype: np.dtype, *, allow_1d: boo
     return out
 
 
-def check_same_rows(X: np.ndarray, Y: np.ndarray) -> None:
+def check_same_rows(X: np.ndarray, Y: np.ndarray, names: tuple[str, str] = ("X", "Y")) -> None:
     if X.shape[0] != Y.shape[0]:
-        raise ValueError(f"X and Y must have the same number of samples; got {X.shape[0]} and {Y.shape[0]}")
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same number of samples; "
+            f"got {X.shape[0]} and {Y.shape[0]}"
+        )

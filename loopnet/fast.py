@@ -32,14 +32,15 @@ matters:
    always summed by one thread in one fixed order, so the results are
    bit-for-bit the same for any number of threads (tested). Small products stay
    on one thread: waking the pool costs more than they do.
-5. **Whole runs in one call.** ``train_sgd_fast`` runs every epoch; the work
-   buffers are allocated once, by the caller.
-6. **Tiny networks** (SMALL_MAX_WORK) take :func:`train_sgd_small` instead:
+5. **Whole runs in one call.** ``train_epochs_fast`` runs a chunk of epochs
+   (batches, optimizer updates, validation, the stopping rules); the work
+   buffers are allocated once per fit, by the caller.
+6. **Tiny networks** (SMALL_MAX_WORK) take :func:`train_epochs_small` instead:
    the plain loops on flat offsets, without the views and transposes that cost
    more than their arithmetic; it gives the plain loops' numbers bit for bit.
 
 The functions at the bottom (:func:`forward_pass`, :func:`backward_pass`,
-:func:`train_sgd`) have the plain kernels' signatures: they allocate the
+:func:`train_epochs`) have the plain kernels' signatures: they allocate the
 transposed buffers and call the compiled whole-network kernels, so
 ``loopnet.Network`` can swap backends without knowing any of this.
 """
@@ -68,8 +69,21 @@ from .activations import (
     activate_scalar,
     derivative_scalar,
 )
-from .kernels import gather_rows, loss_value, output_delta, param_views_c, shuffle, work_view_c
-from .losses import BCE, SSE
+from .kernels import (
+    ADAMW,
+    PLAIN_SGD,
+    RUNNING,
+    SGD,
+    end_of_epoch,
+    gather_rows,
+    gather_values,
+    loss_value,
+    output_delta,
+    param_views_c,
+    shuffle,
+    work_view_c,
+)
+from .losses import BCE, MSE, SSE
 
 PARALLEL_MIN_WORK = 1 << 19
 """Products with fewer multiply-adds than this (N * I * J) stay on one thread.
@@ -675,17 +689,103 @@ def sgd_update_rows8(W, dW, WT, step, block):
 
 
 @fast_kernel
-def sgd_update_layer(W, dW, WT, step):
-    """U1 for one layer's W and its transpose, on one thread (see sgd_update_rows8)."""
+def momentum_rows8(W, dW, D, V, WT, c, block):
+    """U2 (equals kernels.momentum_update) for rows 8 block .. 8 block + 7 of W, writing W.T as it goes.
+
+    c = (lr, momentum, dampening, nesterov, first step, -, -); D is the weight decay of each entry.
+    """
+    t = W.dtype.type
+    lr, mu, damp = t(c[0]), t(c[1]), t(1.0 - c[2])
+    nesterov, first = c[3] != 0.0, c[4] != 0.0
+    r0 = 8 * block
+    rows = min(8, W.shape[0] - r0)
+    for col in range(W.shape[1]):
+        wt = WT[col]
+        for k in range(rows):
+            i = r0 + k
+            w = W[i, col]
+            g = dW[i, col] + D[i, col] * w
+            if mu != 0:
+                vel = g if first else mu * V[i, col] + damp * g
+                V[i, col] = vel
+                g = g + mu * vel if nesterov else vel
+            w = w - lr * g
+            W[i, col] = w
+            wt[i] = w
+
+
+@fast_kernel
+def adam_rows8(W, dW, D, M, V, WT, c, block):
+    """U3 (equals kernels.adam_update) for rows 8 block .. 8 block + 7 of W, writing W.T as it goes.
+
+    c = (lr, lr / c1, sqrt(c2), beta1, beta2, eps, decoupled); D is the weight decay of each entry.
+    """
+    t = W.dtype.type
+    lr, step_size, root_c2 = t(c[0]), t(c[1]), t(c[2])
+    beta1, beta2, eps = t(c[3]), t(c[4]), t(c[5])
+    one = t(1.0)
+    decoupled = c[6] != 0.0
+    r0 = 8 * block
+    rows = min(8, W.shape[0] - r0)
+    for col in range(W.shape[1]):
+        wt = WT[col]
+        for k in range(rows):
+            i = r0 + k
+            w = W[i, col]
+            g = dW[i, col]
+            if decoupled:
+                w = w * (one - lr * D[i, col])
+            else:
+                g = g + D[i, col] * w
+            m = M[i, col] + (one - beta1) * (g - M[i, col])
+            v = beta2 * V[i, col] + (one - beta2) * g * g
+            M[i, col] = m
+            V[i, col] = v
+            w = w - step_size * (m / (np.sqrt(v) / root_c2 + eps))
+            W[i, col] = w
+            wt[i] = w
+
+
+@fast_kernel
+def update_rows8(kind, W, dW, D, M, V, WT, c, block):
+    """The optimizer's update (U1, U2 or U3) for rows 8 block .. 8 block + 7 of W, and W.T."""
+    if kind == PLAIN_SGD:
+        sgd_update_rows8(W, dW, WT, W.dtype.type(c[0]), block)
+    elif kind == SGD:
+        momentum_rows8(W, dW, D, M, WT, c, block)
+    else:
+        adam_rows8(W, dW, D, M, V, WT, c, block)
+
+
+@fast_kernel
+def update_layer(kind, W, dW, D, M, V, WT, c):
+    """The update of one layer's W (or b as a 1 x J row) and its transpose, on one thread."""
     for block in range((W.shape[0] + 7) // 8):
-        sgd_update_rows8(W, dW, WT, step, block)
+        update_rows8(kind, W, dW, D, M, V, WT, c, block)
 
 
 @parallel_kernel
-def sgd_update_layer_par(W, dW, WT, step):
-    """U1 for one layer's W and its transpose, blocks of rows shared among threads."""
+def update_layer_par(kind, W, dW, D, M, V, WT, c):
+    """The update of one layer's W and its transpose, blocks of rows shared among threads."""
     for block in prange((W.shape[0] + 7) // 8):
-        sgd_update_rows8(W, dW, WT, step, block)
+        update_rows8(kind, W, dW, D, M, V, WT, c, block)
+
+
+@kernel
+def coefficients(opt, lr):
+    """The scalars one update needs, as the fast kernels take them (see momentum_rows8, adam_rows8).
+
+    Counts the step first, as kernels.update does.
+    """
+    opt.step[0] += 1
+    t = opt.step[0]
+    if opt.kind == SGD:
+        nesterov = 1.0 if opt.nesterov else 0.0
+        return (lr, opt.momentum, opt.dampening, nesterov, 1.0 if t == 1 else 0.0, 0.0, 0.0)
+    if opt.kind == PLAIN_SGD:
+        return (lr, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    return (lr, lr / (1.0 - opt.beta1**t), np.sqrt(1.0 - opt.beta2**t), opt.beta1, opt.beta2, opt.eps,
+            1.0 if opt.kind == ADAMW else 0.0)  # fmt: skip
 
 
 @fast_kernel
@@ -742,7 +842,7 @@ def weight_t_view(paramsT, sizes, l):
 
 @fast_kernel
 def refresh_transposes(params, paramsT, sizes):
-    """paramsT's W.T = params' W for every layer (once per fit: sgd_update_all keeps it current)."""
+    """paramsT's W.T = params' W for every layer (once per chunk: update_all keeps it current)."""
     for l in range(sizes.shape[0] - 1):
         W, _ = param_views_c(params, sizes, l)
         transpose(W, weight_t_view(paramsT, sizes, l))
@@ -755,19 +855,24 @@ def use_threads(threaded, N, I, J):
 
 
 @fast_kernel
-def sgd_update_all(params, paramsT, grads, sizes, lr, threaded):
-    """U1 for every layer (equals kernels.sgd_update), refreshing each W.T in the same pass."""
-    step = params.dtype.type(lr)
+def update_all(opt, params, paramsT, grads, sizes, lr, threaded):
+    """One optimizer step for every layer (equals kernels.update), refreshing each W.T in the same pass."""
+    c = coefficients(opt, lr)
     for l in range(sizes.shape[0] - 1):
         W, b = param_views_c(params, sizes, l)
         dW, db = param_views_c(grads, sizes, l)
+        D, Db = param_views_c(opt.decay, sizes, l)
+        M, Mb = param_views_c(opt.m, sizes, l)
+        V, Vb = param_views_c(opt.v, sizes, l)
         WT = weight_t_view(paramsT, sizes, l)
-        for j in range(b.shape[0]):
-            b[j] -= step * db[j]
+        J = b.shape[0]
+        _, bT = param_views_c(paramsT, sizes, l)  # paramsT's bias slots are spare: b's "transpose" goes there
+        update_layer(opt.kind, b.reshape((1, J)), db.reshape((1, J)), Db.reshape((1, J)), Mb.reshape((1, J)),
+                     Vb.reshape((1, J)), bT.reshape((J, 1)), c)  # fmt: skip
         if use_threads(threaded, 8, W.shape[0], W.shape[1]):  # memory-bound: worth threads sooner
-            sgd_update_layer_par(W, dW, WT, step)
+            update_layer_par(opt.kind, W, dW, D, M, V, WT, c)
         else:
-            sgd_update_layer(W, dW, WT, step)
+            update_layer(opt.kind, W, dW, D, M, V, WT, c)
 
 
 @fast_kernel
@@ -795,18 +900,19 @@ def forward_pass_fast(params, paramsT, sizes, acts, X, zbuf, abuf, aTbuf, thread
 
 
 @fast_kernel
-def backward_pass_fast(params, paramsT, grads, sizes, acts, loss_code, XT, Y, zbuf, abuf, aTbuf, dbuf,
+def backward_pass_fast(params, paramsT, grads, sizes, acts, loss_code, XT, Y, sw, zbuf, abuf, aTbuf, dbuf,
                        dTbuf, threaded):  # fmt: skip
     """B1, then B3, B4 and B2 layer by layer (equals kernels.backward_pass).
 
     Needs forward_pass_fast's zbuf, abuf and aTbuf for the same batch, whose
-    transpose is XT (n0, N). Writes every delta (and delta.T) and the flat grads.
+    transpose is XT (n0, N); sw (N,) are its sample weights. Writes every delta (and delta.T) and the flat
+    grads.
     """
     N = XT.shape[1]
     L = sizes.shape[0] - 1
     delta = work_view_c(dbuf, sizes, L - 1, N)
     output_delta(loss_code, acts[L - 1], work_view_c(zbuf, sizes, L - 1, N),
-                 work_view_c(abuf, sizes, L - 1, N), Y, delta)  # fmt: skip
+                 work_view_c(abuf, sizes, L - 1, N), Y, sw, delta)  # fmt: skip
     transpose(delta, transposed_view(dTbuf, sizes, L - 1, N))
     for l in range(L - 1, -1, -1):
         I = sizes[l]
@@ -839,44 +945,77 @@ def backward_pass_fast(params, paramsT, grads, sizes, acts, loss_code, XT, Y, zb
 
 
 @fast_kernel
-def train_sgd_fast(params, paramsT, grads, sizes, acts, loss_code, X, Y, lr, batch_size, rng_state, order,
-                   Xb, XbT, Yb, zbuf, abuf, aTbuf, dbuf, dTbuf, losses, threaded):  # fmt: skip
-    """Minibatch gradient descent for len(losses) epochs (equals kernels.train_sgd).
+def is_small_c(sizes, rows):
+    """fast.is_small, for compiled code."""
+    work = 0
+    for l in range(sizes.shape[0] - 1):
+        work += sizes[l] * sizes[l + 1]
+    return rows * work <= SMALL_MAX_WORK
 
-    The same epochs, shuffles, batches and loss history as the plain kernel;
-    the only extra work per step is the transposed copies (X.T of the batch,
-    made as its rows are gathered, and W.T, written by the update). Nothing is
-    allocated inside the epoch loop.
+
+@fast_kernel
+def validation_loss_fast(net, run, threaded):
+    """kernels.validation_loss by the loops Network.loss takes for as many rows (so the same number)."""
+    Nv = run.Xv.shape[0]
+    if is_small_c(net.sizes, Nv):
+        return _plain.validation_loss(net, run)
+    L = net.sizes.shape[0] - 1
+    refresh_transposes(net.params, run.paramsT, net.sizes)
+    forward_pass_fast(net.params, run.paramsT, net.sizes, net.acts, run.Xv, run.zv, run.av, run.aTbuf[:0],
+                      threaded)  # fmt: skip
+    return loss_value(net.loss_code, work_view_c(run.zv, net.sizes, L - 1, Nv),
+                      work_view_c(run.av, net.sizes, L - 1, Nv), run.Yv, run.swv)  # fmt: skip
+
+
+@fast_kernel
+def train_epochs_fast(net, opt, run, first, count, threaded):
+    """A chunk of epochs of a fit (equals kernels.train_epochs).
+
+    The same epochs, shuffles, batches, updates and history as the plain
+    kernel; the only extra work per step is the transposed copies (X.T of the
+    batch, made as its rows are gathered, and W.T, written by the update).
+    Nothing is allocated inside the epoch loop.
     """
-    N, n0 = X.shape
-    nL = Y.shape[1]
+    N, n0 = run.X.shape
+    nL = run.Y.shape[1]
+    sizes = net.sizes
     L = sizes.shape[0] - 1
-    B = min(batch_size, N)
-    summed = loss_code == SSE
-    refresh_transposes(params, paramsT, sizes)
-    for e in range(losses.shape[0]):
-        if B < N:
-            shuffle(order, rng_state)
+    B = min(run.batch_size, N)
+    total_weight = 0.0
+    for n in range(N):
+        total_weight += run.sw[n]
+    refresh_transposes(net.params, run.paramsT, sizes)
+    for e in range(first, first + count):
+        if run.shuffle and B < N:
+            shuffle(run.order, run.rng_state)
         total = 0.0
         for start in range(0, N, B):
             m = min(B, N - start)
-            Xm = Xb[: m * n0].reshape((m, n0))
-            XmT = XbT[: m * n0].reshape((n0, m))
-            Ym = Yb[: m * nL].reshape((m, nL))
+            Xm = run.Xb[: m * n0].reshape((m, n0))
+            XmT = run.XbT[: m * n0].reshape((n0, m))
+            Ym = run.Yb[: m * nL].reshape((m, nL))
+            wm = run.wb[:m]
             if use_threads(threaded, 8, m, n0):
-                gather_transpose_par(X, order, start, Xm, XmT)
+                gather_transpose_par(run.X, run.order, start, Xm, XmT)
             else:
-                gather_transpose(X, order, start, Xm, XmT)
-            gather_rows(Y, order, start, Ym)
-            forward_pass_fast(params, paramsT, sizes, acts, Xm, zbuf, abuf, aTbuf, threaded)
-            batch_loss = loss_value(
-                loss_code, work_view_c(zbuf, sizes, L - 1, m), work_view_c(abuf, sizes, L - 1, m), Ym
-            )
-            total += batch_loss if summed else batch_loss * (m / N)
-            backward_pass_fast(params, paramsT, grads, sizes, acts, loss_code, XmT, Ym, zbuf, abuf, aTbuf,
-                               dbuf, dTbuf, threaded)  # fmt: skip
-            sgd_update_all(params, paramsT, grads, sizes, lr, threaded)
-        losses[e] = total
+                gather_transpose(run.X, run.order, start, Xm, XmT)
+            gather_rows(run.Y, run.order, start, Ym)
+            batch_weight = gather_values(run.sw, run.order, start, wm)
+            forward_pass_fast(net.params, run.paramsT, sizes, net.acts, Xm, run.zbuf, run.abuf, run.aTbuf,
+                              threaded)  # fmt: skip
+            batch_loss = loss_value(net.loss_code, work_view_c(run.zbuf, sizes, L - 1, m),
+                                    work_view_c(run.abuf, sizes, L - 1, m), Ym, wm)  # fmt: skip
+            total += batch_loss if net.loss_code == SSE else batch_loss * (batch_weight / total_weight)
+            backward_pass_fast(net.params, run.paramsT, net.grads, sizes, net.acts, net.loss_code, XmT, Ym,
+                               wm, run.zbuf, run.abuf, run.aTbuf, run.dbuf, run.dTbuf, threaded)  # fmt: skip
+            update_all(opt, net.params, run.paramsT, net.grads, sizes, run.lrs[e], threaded)
+        run.losses[e] = total
+        if run.Xv.shape[0] > 0:
+            run.val_losses[e] = validation_loss_fast(net, run, threaded)
+        status = end_of_epoch(net, opt, run, e)
+        if status != RUNNING:
+            return e - first + 1, status
+    return count, RUNNING
 
 
 # --- tiny networks: the plain loops over flat offsets ----------------------
@@ -893,64 +1032,80 @@ SMALL_MAX_WORK = 2048
 
 
 @kernel
-def output_step_small(loss_code, code, zbuf, abuf, dbuf, out, m, Y, order, start):
+def output_step_small(loss_code, code, zbuf, abuf, dbuf, out, m, Y, wb, S, order, start):
     """The batch loss and B1 on flat offsets, for element-wise output activations.
 
     The arithmetic of kernels.loss_value and kernels.output_delta, term for
     term (so the same numbers, bit for bit), without the four array views they
     take, which cost a tiny network a third of its epoch. Row n of the batch is
-    Y's row order[start + n]; its outputs sit at zbuf/abuf/dbuf[out + n * K + k].
-    softmax outputs go through the plain kernels instead (train_sgd_small).
+    Y's row order[start + n], its weight wb[n] (S = their sum); its outputs sit
+    at zbuf/abuf/dbuf[out + n * K + k]. softmax outputs go through the plain
+    kernels instead (train_epochs_small).
     """
     K = Y.shape[1]
     total = 0.0
-    if loss_code == BCE and code == SIGMOID:
-        scale = 1.0 / (m * K)
-        for n in range(m):
-            y = Y[order[start + n]]
-            for k in range(K):
-                q = out + n * K + k
-                x = np.float64(zbuf[q])
-                total += max(x, 0.0) - y[k] * x + np.log1p(np.exp(-abs(x)))
-                dbuf[q] = (abuf[q] - y[k]) * scale
-        return total / (m * K)
-    c = 1.0 if loss_code == SSE else 2.0 / (m * K)
     for n in range(m):
         y = Y[order[start + n]]
+        if loss_code == SSE:
+            c = wb[n]
+        elif S == 0.0:
+            c = 0.0
+        elif loss_code == MSE:
+            c = 2.0 * wb[n] / (S * K)
+        else:  # bce (with a sigmoid output: the other pair is softmax)
+            c = wb[n] / (S * K)
+        row = 0.0
         for k in range(K):
             q = out + n * K + k
-            e = np.float64(abuf[q]) - y[k]
-            total += e * e
-            dbuf[q] = (abuf[q] - y[k]) * c * derivative_scalar(code, zbuf[q], abuf[q])
+            if loss_code == BCE:
+                x = np.float64(zbuf[q])
+                row += max(x, 0.0) - y[k] * x + np.log1p(np.exp(-abs(x)))
+            else:
+                e = np.float64(abuf[q]) - y[k]
+                row += e * e
+            if loss_code == BCE and code == SIGMOID:
+                dbuf[q] = (abuf[q] - y[k]) * c
+            else:
+                dbuf[q] = (abuf[q] - y[k]) * c * derivative_scalar(code, zbuf[q], abuf[q])
+        total += wb[n] * row
     if loss_code == SSE:
         return 0.5 * total
-    return total / (m * K)
+    if S == 0.0:
+        return 0.0
+    return total / (S * K)
 
 
 @kernel
-def train_sgd_small(params, grads, sizes, acts, loss_code, X, Y, lr, batch_size, rng_state, order,
-                    Yb, zbuf, abuf, dbuf, losses):  # fmt: skip
-    """kernels.train_sgd for tiny networks: the same loops, on flat offsets instead of views.
+def train_epochs_small(net, opt, run, first, count, threaded):
+    """kernels.train_epochs for tiny networks: the same loops, on flat offsets instead of views.
 
     Layer l's W[i, j] is params[w + i * J + j] and b[j] is params[w + I * J + j]
     (w = the layer's offset); row n of its z, a and delta is at c * u + n * J
     (c = batch capacity, u = units in the layers before it), as in kernels.py.
+    The update, the validation loss and end_of_epoch are the plain kernels'.
     """
+    X, Y, order = run.X, run.Y, run.order
+    params, grads, sizes, acts, loss_code = net.params, net.grads, net.sizes, net.acts, net.loss_code
+    zbuf, abuf, dbuf = run.zbuf, run.abuf, run.dbuf
     N = X.shape[0]
     nL = Y.shape[1]
     L = sizes.shape[0] - 1
-    B = min(batch_size, N)
+    B = min(run.batch_size, N)
     units = 0
     for l in range(1, L + 1):
         units += sizes[l]
     cap = zbuf.shape[0] // units
-    summed = loss_code == SSE
-    for e in range(losses.shape[0]):
-        if B < N:
-            shuffle(order, rng_state)
+    total_weight = 0.0
+    for n in range(N):
+        total_weight += run.sw[n]
+    for e in range(first, first + count):
+        if run.shuffle and B < N:
+            shuffle(order, run.rng_state)
         total = 0.0
         for start in range(0, N, B):
             m = min(B, N - start)
+            wm = run.wb[:m]
+            batch_weight = gather_values(run.sw, order, start, wm)
             # forward: F1 then F2, layer by layer
             w = 0
             u = 0
@@ -979,15 +1134,14 @@ def train_sgd_small(params, grads, sizes, acts, loss_code, X, Y, lr, batch_size,
             if acts[L - 1] == SOFTMAX:  # row-coupled: the plain kernels, on views
                 z = zbuf[out : out + m * nL].reshape((m, nL))
                 a = abuf[out : out + m * nL].reshape((m, nL))
-                Ym = Yb[: m * nL].reshape((m, nL))
+                Ym = run.Yb[: m * nL].reshape((m, nL))
                 gather_rows(Y, order, start, Ym)
-                batch_loss = loss_value(loss_code, z, a, Ym)
-                output_delta(loss_code, SOFTMAX, z, a, Ym, dbuf[out : out + m * nL].reshape((m, nL)))
+                batch_loss = loss_value(loss_code, z, a, Ym, wm)
+                output_delta(loss_code, SOFTMAX, z, a, Ym, wm, dbuf[out : out + m * nL].reshape((m, nL)))
             else:
-                batch_loss = output_step_small(
-                    loss_code, acts[L - 1], zbuf, abuf, dbuf, out, m, Y, order, start
-                )
-            total += batch_loss if summed else batch_loss * (m / N)
+                batch_loss = output_step_small(loss_code, acts[L - 1], zbuf, abuf, dbuf, out, m, Y, wm,
+                                               batch_weight, order, start)  # fmt: skip
+            total += batch_loss if loss_code == SSE else batch_loss * (batch_weight / total_weight)
             # backward: B3, B4, then B2 into the layer below
             for l in range(L - 1, -1, -1):
                 I = sizes[l]
@@ -1014,8 +1168,14 @@ def train_sgd_small(params, grads, sizes, acts, loss_code, X, Y, lr, batch_size,
                                 s += dbuf[out + n * J + j] * params[w + i * J + j]
                             q = prev + n * I + i
                             dbuf[q] = s * derivative_scalar(acts[l - 1], zbuf[q], abuf[q])
-            _plain.sgd_update(params, grads, lr)
-        losses[e] = total
+            _plain.update(opt, params, grads, run.lrs[e])
+        run.losses[e] = total
+        if run.Xv.shape[0] > 0:
+            run.val_losses[e] = validation_loss_fast(net, run, threaded)
+        status = end_of_epoch(net, opt, run, e)
+        if status != RUNNING:
+            return e - first + 1, status
+    return count, RUNNING
 
 
 # --- the plain kernels' signatures, for loopnet.Network ----------------------
@@ -1054,10 +1214,10 @@ def forward_pass(params, sizes, acts, X, zbuf, abuf, path="auto"):
     forward_pass_fast(params, paramsT, sizes, acts, X, zbuf, abuf, zbuf[:0], _threaded())
 
 
-def backward_pass(params, grads, sizes, acts, loss_code, X, Y, zbuf, abuf, dbuf, path="auto"):
+def backward_pass(params, grads, sizes, acts, loss_code, X, Y, sw, zbuf, abuf, dbuf, path="auto"):
     """kernels.backward_pass's signature, run by the fast kernels (after forward_pass)."""
     if _small(path, sizes, X.shape[0]):
-        _plain.backward_pass(params, grads, sizes, acts, loss_code, X, Y, zbuf, abuf, dbuf)
+        _plain.backward_pass(params, grads, sizes, acts, loss_code, X, Y, sw, zbuf, abuf, dbuf)
         return
     paramsT = np.empty_like(params)
     refresh_transposes(params, paramsT, sizes)
@@ -1066,20 +1226,19 @@ def backward_pass(params, grads, sizes, acts, loss_code, X, Y, zbuf, abuf, dbuf,
     for l in range(sizes.shape[0] - 2):  # the hidden layers' a.T, which forward_pass did not keep
         transpose(_plain.work_view(abuf, sizes, l, N), transposed_view(aTbuf, sizes, l, N))
     XT = np.ascontiguousarray(X.T)
-    backward_pass_fast(params, paramsT, grads, sizes, acts, loss_code, XT, Y, zbuf, abuf, aTbuf, dbuf,
+    backward_pass_fast(params, paramsT, grads, sizes, acts, loss_code, XT, Y, sw, zbuf, abuf, aTbuf, dbuf,
                        np.empty_like(dbuf), _threaded())  # fmt: skip
 
 
-def train_sgd(params, grads, sizes, acts, loss_code, X, Y, lr, batch_size, rng_state, order,
-              Xb, Yb, zbuf, abuf, dbuf, losses, path="auto"):  # fmt: skip
-    """kernels.train_sgd's signature, run by the fast kernels: the whole fit in one compiled call."""
-    if _small(path, sizes, min(batch_size, X.shape[0])):
-        train_sgd_small(params, grads, sizes, acts, loss_code, X, Y, lr, batch_size, rng_state, order,
-                        Yb, zbuf, abuf, dbuf, losses)  # fmt: skip
-        return
-    train_sgd_fast(params, np.empty_like(params), grads, sizes, acts, loss_code, X, Y, lr, batch_size,
-                   rng_state, order, Xb, np.empty_like(Xb), Yb, zbuf, abuf, np.empty_like(zbuf), dbuf,
-                   np.empty_like(dbuf), losses, _threaded())  # fmt: skip
+def train_epochs(net, opt, run, first, count, path="auto"):
+    """kernels.train_epochs's signature, run by the fast kernels: a chunk of epochs in one compiled call.
+
+    ``run`` must carry the transposed buffers (``run.paramsT`` like params,
+    ``XbT`` like Xb, ``aTbuf`` and ``dTbuf`` like zbuf): loopnet.training makes them.
+    """
+    if _small(path, net.sizes, min(run.batch_size, run.X.shape[0])):
+        return train_epochs_small(net, opt, run, first, count, _threaded())
+    return train_epochs_fast(net, opt, run, first, count, _threaded())
 
 
 # --- one layer, with the plain kernels' signatures (the registry's fast forms) --
@@ -1121,7 +1280,26 @@ def bias_grad(delta, db):
     bias_grad_fast(np.ascontiguousarray(delta.T), db)
 
 
+def _update_flat(kind, params, grads, decay, m, v, c):
+    """update_layer on the parameters as one (1, P) row: what training runs for each layer."""
+    row = (1, params.shape[0])
+    update_layer(kind, params.reshape(row), grads.reshape(row), decay.reshape(row), m.reshape(row),
+                 v.reshape(row), np.empty(row[::-1], dtype=params.dtype), c)  # fmt: skip
+
+
 def sgd_update(params, grads, lr):
-    """kernels.sgd_update, by sgd_update_layer (what training runs) on the parameters as one (1, P) row."""
-    W = params.reshape((1, -1))
-    sgd_update_layer(W, grads.reshape((1, -1)), np.empty(W.shape[::-1], dtype=W.dtype), params.dtype.type(lr))
+    """kernels.sgd_update, by the fast update (U1 branch)."""
+    empty = np.empty_like(params)
+    _update_flat(PLAIN_SGD, params, grads, empty, empty, empty, (lr, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0))
+
+
+def momentum_update(params, grads, decay, velocity, lr, momentum, dampening, nesterov, first):
+    """kernels.momentum_update, by the fast update (momentum_rows8)."""
+    c = (lr, momentum, dampening, float(nesterov), float(first), 0.0, 0.0)
+    _update_flat(SGD, params, grads, decay, velocity, velocity, c)
+
+
+def adam_update(params, grads, decay, m, v, t, lr, beta1, beta2, eps, decoupled):
+    """kernels.adam_update, by the fast update (adam_rows8)."""
+    c = (lr, lr / (1.0 - beta1**t), math.sqrt(1.0 - beta2**t), beta1, beta2, eps, float(decoupled))
+    _update_flat(ADAMW, params, grads, decay, m, v, c)

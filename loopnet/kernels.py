@@ -18,11 +18,13 @@ dtypes and values before calling anything here.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ._jit import kernel
 from .activations import SIGMOID, SOFTMAX, activate_scalar, derivative_scalar
-from .losses import BCE, CROSS_ENTROPY, SSE
+from .losses import BCE, CROSS_ENTROPY, MSE, SSE
 
 # --- one layer: the equations ------------------------------------------------
 
@@ -75,26 +77,32 @@ def activate(code, z, a):
 
 
 @kernel
-def loss_value(loss_code, z, a, Y):
+def loss_value(loss_code, z, a, Y, sw):
     """The loss L of one batch (definitions in losses.py), as a float.
 
-    sse: 1/2 sum (a - y)^2          mse: sum (a - y)^2 / (N K)
-    bce: sum [max(z, 0) - y z + log(1 + exp(-|z|))] / (N K)   (= -y ln a - (1-y) ln(1-a))
-    cross_entropy: sum_n sum_k y[n, k] (lse_n - z[n, k]) / N,  lse_n = log sum_k exp(z[n, k])
-    (= -y ln a). The last two use the logits z so they stay finite when a is 0 or 1.
+    Each sample n has a weight sw[n] (all ones unless fit or loss got
+    sample_weight); S = sum_n sw[n]. Row n's loss l_n is
+      sse: 1/2 sum_k (a - y)^2             mse: sum_k (a - y)^2 / K
+      bce: sum_k [max(z, 0) - y z + log(1 + exp(-|z|))] / K   (= -y ln a - (1-y) ln(1-a))
+      cross_entropy: sum_k y[n, k] (lse_n - z[n, k]),  lse_n = log sum_k exp(z[n, k])   (= -y ln a)
+    and L = sum_n sw[n] l_n for sse, sum_n sw[n] l_n / S for the others (0 when S = 0),
+    so integer weights equal repeated rows. bce and cross_entropy use the
+    logits z so they stay finite when a is 0 or 1.
 
-    z, a, Y (N, K) -> float. Accumulates in float64 whatever the dtype.
+    z, a, Y (N, K), sw (N,) -> float. Accumulates in float64 whatever the dtype.
     """
     N, K = a.shape
+    S = 0.0
+    for n in range(N):
+        S += sw[n]
     total = 0.0
-    if loss_code == BCE:
-        for n in range(N):
+    for n in range(N):
+        row = 0.0  # the sum over k of row n's terms
+        if loss_code == BCE:
             for k in range(K):
                 x = np.float64(z[n, k])
-                total += max(x, 0.0) - Y[n, k] * x + np.log1p(np.exp(-abs(x)))
-        return total / (N * K)
-    if loss_code == CROSS_ENTROPY:
-        for n in range(N):
+                row += max(x, 0.0) - Y[n, k] * x + np.log1p(np.exp(-abs(x)))
+        elif loss_code == CROSS_ENTROPY:
             m = np.float64(z[n, 0])
             for k in range(1, K):
                 m = max(m, np.float64(z[n, k]))
@@ -103,59 +111,70 @@ def loss_value(loss_code, z, a, Y):
                 s += np.exp(z[n, k] - m)
             lse = m + np.log(s)
             for k in range(K):
-                total += Y[n, k] * (lse - z[n, k])
-        return total / N
-    for n in range(N):
-        for k in range(K):
-            e = np.float64(a[n, k]) - Y[n, k]
-            total += e * e
+                row += Y[n, k] * (lse - z[n, k])
+        else:
+            for k in range(K):
+                e = np.float64(a[n, k]) - Y[n, k]
+                row += e * e
+        total += sw[n] * row
     if loss_code == SSE:
         return 0.5 * total
-    return total / (N * K)  # mse
+    if S == 0.0:
+        return 0.0
+    if loss_code == CROSS_ENTROPY:
+        return total / S
+    return total / (S * K)  # mse, bce: the mean over outputs too
 
 
 @kernel
-def output_delta(loss_code, code, z, a, Y, delta):
+def output_delta(loss_code, code, z, a, Y, sw, delta):
     """B1 -- article backprop Steps 1-2: delta = dL/da * f'(z) at the output.
 
-    Canonical pairs reduce to (a - y) * scale:
-      sigmoid + bce:            delta[n, k] = (a - y) / (N K)
-      softmax + cross_entropy:  delta[n, k] = (a[n, k] s_n - y[n, k]) / N,  s_n = sum_k y[n, k]
-                                (= (a - y) / N for one-hot rows)
-    Otherwise g = dL/da = (a - y) * c with c = 1 (sse) or 2 / (N K) (mse), and
+    With S = sum_n sw[n] (see loss_value), row n's scale is c_n = sw[n] (sse),
+    2 sw[n] / (S K) (mse), sw[n] / (S K) (bce) or sw[n] / S (cross_entropy);
+    every c_n is 0 when S = 0. Canonical pairs reduce to (a - y) * c_n:
+      sigmoid + bce:            delta[n, k] = (a - y) c_n
+      softmax + cross_entropy:  delta[n, k] = (a[n, k] s_n - y[n, k]) c_n,  s_n = sum_k y[n, k]
+                                (= (a - y) c_n for one-hot rows)
+    Otherwise g = dL/da = (a - y) c_n, and
       delta[n, k] = g[n, k] * f'(z[n, k])                        element-wise f
       delta[n, k] = a[n, k] (g[n, k] - sum_q g[n, q] a[n, q])    softmax (its Jacobian)
 
-    loss_code, code (output activation), z, a, Y (N, K) -> delta (N, K), in place.
+    loss_code, code (output activation), z, a, Y (N, K), sw (N,) -> delta (N, K), in place.
     """
     N, K = a.shape
-    if loss_code == BCE and code == SIGMOID:
-        scale = 1.0 / (N * K)
-        for n in range(N):
+    S = 0.0
+    for n in range(N):
+        S += sw[n]
+    for n in range(N):
+        if loss_code == SSE:
+            c = sw[n]
+        elif S == 0.0:
+            c = 0.0
+        elif loss_code == MSE:
+            c = 2.0 * sw[n] / (S * K)
+        elif loss_code == BCE:
+            c = sw[n] / (S * K)
+        else:
+            c = sw[n] / S
+        if loss_code == BCE and code == SIGMOID:
             for k in range(K):
-                delta[n, k] = (a[n, k] - Y[n, k]) * scale
-        return
-    if loss_code == CROSS_ENTROPY and code == SOFTMAX:
-        scale = 1.0 / N
-        for n in range(N):
+                delta[n, k] = (a[n, k] - Y[n, k]) * c
+        elif loss_code == CROSS_ENTROPY and code == SOFTMAX:
             s = 0.0
             for k in range(K):
                 s += Y[n, k]
             for k in range(K):
-                delta[n, k] = (a[n, k] * s - Y[n, k]) * scale
-        return
-    c = 1.0 if loss_code == SSE else 2.0 / (N * K)
-    if code == SOFTMAX:
-        for n in range(N):
+                delta[n, k] = (a[n, k] * s - Y[n, k]) * c
+        elif code == SOFTMAX:
             ga = 0.0  # sum_q g[n, q] a[n, q]
             for k in range(K):
                 ga += (a[n, k] - Y[n, k]) * c * a[n, k]
             for k in range(K):
                 delta[n, k] = a[n, k] * ((a[n, k] - Y[n, k]) * c - ga)
-        return
-    for n in range(N):
-        for k in range(K):
-            delta[n, k] = (a[n, k] - Y[n, k]) * c * derivative_scalar(code, z[n, k], a[n, k])
+        else:
+            for k in range(K):
+                delta[n, k] = (a[n, k] - Y[n, k]) * c * derivative_scalar(code, z[n, k], a[n, k])
 
 
 @kernel
@@ -226,6 +245,58 @@ def sgd_update(params, grads, lr):
         params[p] -= lr * grads[p]
 
 
+@kernel
+def momentum_update(params, grads, decay, velocity, lr, momentum, dampening, nesterov, first):
+    """U2 -- SGD with weight decay, momentum and Nesterov momentum: torch.optim.SGD's rule.
+
+    For every parameter p, with g = grads[p] + decay[p] * params[p]
+    (decay[p] is the weight decay for weights, 0 for biases):
+      v = g on the first step, else  v = momentum * v + (1 - dampening) * g
+      params[p] -= lr * (g + momentum * v)    with nesterov
+      params[p] -= lr * v                     without
+    With momentum = 0 this is params[p] -= lr * g and velocity is not used.
+    params, grads, decay, velocity (P,) flat; velocity is the optimizer's state.
+    """
+    for p in range(params.shape[0]):
+        g = grads[p] + decay[p] * params[p]
+        if momentum != 0.0:
+            if first:
+                velocity[p] = g
+            else:
+                velocity[p] = momentum * velocity[p] + (1.0 - dampening) * g
+            if nesterov:
+                g = g + momentum * velocity[p]
+            else:
+                g = velocity[p]
+        params[p] -= lr * g
+
+
+@kernel
+def adam_update(params, grads, decay, m, v, t, lr, beta1, beta2, eps, decoupled):
+    """U3 -- Adam, or AdamW when ``decoupled``: torch.optim.Adam's and AdamW's rule.
+
+    Step t (counted from 1) of every parameter p, with c1 = 1 - beta1^t, c2 = 1 - beta2^t:
+      Adam:  g = grads[p] + decay[p] * params[p]      (weight decay added to the gradient)
+      AdamW: params[p] *= 1 - lr * decay[p];  g = grads[p]    (decoupled weight decay)
+      m[p] += (1 - beta1) * (g - m[p])                (= beta1 m + (1 - beta1) g, as torch computes it)
+      v[p] = beta2 * v[p] + (1 - beta2) * g * g
+      params[p] -= (lr / c1) * m[p] / (sqrt(v[p]) / sqrt(c2) + eps)
+    decay[p] is the weight decay for weights, 0 for biases. params, grads,
+    decay, m, v (P,) flat; m and v are the optimizer's state.
+    """
+    step_size = lr / (1.0 - beta1**t)
+    root_c2 = np.sqrt(1.0 - beta2**t)
+    for p in range(params.shape[0]):
+        g = grads[p]
+        if decoupled:
+            params[p] *= 1.0 - lr * decay[p]
+        else:
+            g = g + decay[p] * params[p]
+        m[p] += (1.0 - beta1) * (g - m[p])
+        v[p] = beta2 * v[p] + (1.0 - beta2) * g * g
+        params[p] -= step_size * (m[p] / (np.sqrt(v[p]) / root_c2 + eps))
+
+
 # --- the whole network: views into flat buffers ------------------------------
 #
 # All parameters live in one flat array: layer l's W (row-major, I x J) followed
@@ -285,11 +356,12 @@ def forward_pass(params, sizes, acts, X, zbuf, abuf):
 
 
 @kernel
-def backward_pass(params, grads, sizes, acts, loss_code, X, Y, zbuf, abuf, dbuf):
+def backward_pass(params, grads, sizes, acts, loss_code, X, Y, sw, zbuf, abuf, dbuf):
     """B1 at the output, then B3, B4 and B2 layer by layer, last to first.
 
-    Needs forward_pass's zbuf and abuf for the same X. Writes every layer's
-    delta into dbuf and (dW, db) into the flat ``grads``; params are only read.
+    Needs forward_pass's zbuf and abuf for the same X; sw (N,) are the sample
+    weights (ones for the plain loss). Writes every layer's delta into dbuf and
+    (dW, db) into the flat ``grads``; params are only read.
     """
     N = X.shape[0]
     L = sizes.shape[0] - 1
@@ -299,6 +371,7 @@ def backward_pass(params, grads, sizes, acts, loss_code, X, Y, zbuf, abuf, dbuf)
         work_view_c(zbuf, sizes, L - 1, N),
         work_view_c(abuf, sizes, L - 1, N),
         Y,
+        sw,
         work_view_c(dbuf, sizes, L - 1, N),
     )
     for l in range(L - 1, -1, -1):
@@ -351,39 +424,227 @@ def gather_rows(src, order, start, dst):
 
 
 @kernel
-def train_sgd(params, grads, sizes, acts, loss_code, X, Y, lr, batch_size, rng_state, order,
-              Xb, Yb, zbuf, abuf, dbuf, losses):  # fmt: skip
-    """Minibatch gradient descent for len(losses) epochs, all inside compiled code.
+def gather_values(src, order, start, dst):
+    """dst[r] = src[order[start + r]] for each r; returns their sum (a minibatch's sample weights)."""
+    total = 0.0
+    for r in range(dst.shape[0]):
+        dst[r] = src[order[start + r]]
+        total += dst[r]
+    return total
 
-    Each epoch: shuffle the row order (when there is more than one batch); for
-    each batch of up to batch_size rows: gather the rows into Xb, Yb, then
-    forward_pass, loss_value, backward_pass and sgd_update. losses[e] receives
-    epoch e's loss over the whole training set, each batch measured before its
-    update: the sum of batch losses for sse, the size-weighted mean otherwise.
 
-    Xb, Yb, zbuf, abuf, dbuf are flat work buffers with room for batch_size
-    rows; nothing is allocated inside the epoch loop.
+# --- training: the state compiled code carries, in three groups ---------------
+#
+# A fit hands compiled code three named tuples of arrays and numbers, so a
+# chunk of epochs is one call: ``Net`` (the network), ``Optim`` (the update
+# rule and its state) and ``Run`` (the data, the work buffers, the history and
+# the stopping rules). Python (loopnet/training.py) builds them, checks every
+# value first, and reads the history back between chunks.
+
+PLAIN_SGD, SGD, ADAM, ADAMW = range(4)
+"""Optimizer kinds: U1 (w -= lr * dw), U2 (torch's SGD), U3 (Adam), U3 decoupled (AdamW)."""
+
+RUNNING, EARLY_STOPPING, DIVERGED = range(3)
+"""What a chunk of epochs ended with."""
+
+NO_MONITOR, MONITOR_LOSS, MONITOR_VAL_LOSS = range(3)
+"""What early stopping watches."""
+
+
+class Net(NamedTuple):
+    """The network: its flat parameters and gradients (layout above) and its structure."""
+
+    params: np.ndarray  # (P,) every layer's W (row-major) then b
+    grads: np.ndarray  # (P,) the same layout
+    sizes: np.ndarray  # (L + 1,) int64 units per layer
+    acts: np.ndarray  # (L,) int64 activation codes
+    loss_code: int
+
+
+class Optim(NamedTuple):
+    """An update rule (kind, hyperparameters) and its state, which outlives a fit."""
+
+    kind: int  # PLAIN_SGD, SGD, ADAM or ADAMW
+    momentum: float
+    dampening: float
+    nesterov: bool
+    beta1: float
+    beta2: float
+    eps: float
+    decay: np.ndarray  # (P,) weight decay of each parameter: 0 for the biases
+    m: np.ndarray  # (P,) velocity (SGD) or first moment (Adam)
+    v: np.ndarray  # (P,) second moment (Adam)
+    step: np.ndarray  # (1,) int64: updates taken so far
+
+
+class Run(NamedTuple):
+    """One fit: data, work buffers, the history it writes and its stopping rules."""
+
+    X: np.ndarray  # (N, n0) training rows
+    Y: np.ndarray  # (N, nL) targets
+    sw: np.ndarray  # (N,) float64 sample weights (ones when fit has none)
+    Xv: np.ndarray  # (Nv, n0) validation rows; Nv = 0 without validation
+    Yv: np.ndarray  # (Nv, nL)
+    swv: np.ndarray  # (Nv,) validation sample weights
+    lrs: np.ndarray  # (epochs,) float64 learning rate of each epoch
+    batch_size: int
+    shuffle: bool  # shuffle the rows every epoch (when there is more than one batch)
+    order: np.ndarray  # (N,) int64 row order, shuffled in place
+    rng_state: np.ndarray  # (1,) int64 the shuffle's generator
+    Xb: np.ndarray  # flat room for batch_size rows of X, of Y, and their weights
+    Yb: np.ndarray
+    wb: np.ndarray
+    zbuf: np.ndarray  # flat z, a and delta of every layer for batch_size rows
+    abuf: np.ndarray
+    dbuf: np.ndarray
+    zv: np.ndarray  # flat z and a for the validation rows
+    av: np.ndarray
+    losses: np.ndarray  # (epochs,) float64, written epoch by epoch
+    val_losses: np.ndarray  # (epochs,) float64 (unused without validation)
+    monitor: int  # NO_MONITOR, MONITOR_LOSS or MONITOR_VAL_LOSS: early stopping
+    patience: int
+    min_delta: float
+    restore_best: bool
+    best: np.ndarray  # (1,) float64 best monitored value so far
+    waits: np.ndarray  # (2,) int64 epochs since the best one, the best epoch
+    best_params: np.ndarray  # (P,) the parameters after the best epoch (restore_best)
+    last_params: np.ndarray  # (P,) parameters after the last finite epoch, and the optimizer state
+    last_m: np.ndarray
+    last_v: np.ndarray
+    last_step: np.ndarray
+    paramsT: np.ndarray  # fast loops only (size 0 otherwise): transposed copies, see fast.py
+    XbT: np.ndarray
+    aTbuf: np.ndarray
+    dTbuf: np.ndarray
+
+
+@kernel
+def update(opt, params, grads, lr):
+    """One step of the optimizer: U1, U2 or U3 on every parameter, after all gradients exist."""
+    opt.step[0] += 1
+    if opt.kind == PLAIN_SGD:
+        sgd_update(params, grads, lr)
+    elif opt.kind == SGD:
+        momentum_update(params, grads, opt.decay, opt.m, lr, opt.momentum, opt.dampening, opt.nesterov,
+                        opt.step[0] == 1)  # fmt: skip
+    else:
+        adam_update(params, grads, opt.decay, opt.m, opt.v, opt.step[0], lr, opt.beta1, opt.beta2, opt.eps,
+                    opt.kind == ADAMW)  # fmt: skip
+
+
+@kernel
+def all_finite(x):
+    """Whether every entry of x is finite (compiled without fastmath, so NaN and inf are seen)."""
+    for i in range(x.shape[0]):
+        if not np.isfinite(x[i]):
+            return False
+    return True
+
+
+@kernel
+def copy_into(dst, src):
+    """dst[i] = src[i] for every i."""
+    for i in range(dst.shape[0]):
+        dst[i] = src[i]
+
+
+@kernel
+def end_of_epoch(net, opt, run, e):
+    """After epoch e: the divergence check, then early stopping. Returns RUNNING, EARLY_STOPPING or DIVERGED.
+
+    A non-finite loss (training or validation) or parameter puts back the
+    parameters and the optimizer state of the last finite epoch and reports
+    DIVERGED. Otherwise they become
+    the last finite ones, and early stopping compares the monitored value with
+    the best so far: better by more than min_delta resets the wait (and keeps
+    these parameters, with restore_best); patience epochs in a row without
+    that stops, back at the best parameters when restore_best is set.
     """
-    N, n0 = X.shape
-    nL = Y.shape[1]
-    L = sizes.shape[0] - 1
-    B = min(batch_size, N)
-    summed = loss_code == SSE
-    for e in range(losses.shape[0]):
-        if B < N:
-            shuffle(order, rng_state)
+    finite = np.isfinite(run.losses[e]) and (run.Xv.shape[0] == 0 or np.isfinite(run.val_losses[e]))
+    if not (finite and all_finite(net.params)):
+        copy_into(net.params, run.last_params)
+        copy_into(opt.m, run.last_m)
+        copy_into(opt.v, run.last_v)
+        opt.step[0] = run.last_step[0]
+        return DIVERGED
+    copy_into(run.last_params, net.params)
+    if opt.kind != PLAIN_SGD:
+        copy_into(run.last_m, opt.m)
+        copy_into(run.last_v, opt.v)
+    run.last_step[0] = opt.step[0]
+    if run.monitor == NO_MONITOR:
+        return RUNNING
+    value = run.losses[e] if run.monitor == MONITOR_LOSS else run.val_losses[e]
+    if value < run.best[0] - run.min_delta:
+        run.best[0] = value
+        run.waits[0] = 0
+        run.waits[1] = e
+        if run.restore_best:
+            copy_into(run.best_params, net.params)
+        return RUNNING
+    run.waits[0] += 1
+    if run.waits[0] < run.patience:
+        return RUNNING
+    if run.restore_best:
+        copy_into(net.params, run.best_params)
+    return EARLY_STOPPING
+
+
+@kernel
+def validation_loss(net, run):
+    """The loss on the validation rows with the current parameters (a forward pass into zv, av)."""
+    Nv = run.Xv.shape[0]
+    L = net.sizes.shape[0] - 1
+    forward_pass(net.params, net.sizes, net.acts, run.Xv, run.zv, run.av)
+    return loss_value(net.loss_code, work_view_c(run.zv, net.sizes, L - 1, Nv),
+                      work_view_c(run.av, net.sizes, L - 1, Nv), run.Yv, run.swv)  # fmt: skip
+
+
+@kernel
+def train_epochs(net, opt, run, first, count):
+    """Epochs first .. first + count - 1 of a fit, all inside compiled code; returns (epochs run, status).
+
+    Each epoch: shuffle the row order (if asked and there is more than one
+    batch); for each batch of up to batch_size rows: gather its rows and
+    weights, then forward_pass, loss_value, backward_pass and one optimizer
+    update at the epoch's learning rate. losses[e] receives epoch e's loss
+    over the training set, each batch measured before its update: the sum of
+    the batch losses for sse, their mean weighted by each batch's total sample
+    weight otherwise. Then the validation loss (when there are validation
+    rows) and end_of_epoch, which may stop the run early.
+
+    Nothing is allocated inside the epoch loop: every buffer is in ``run``.
+    """
+    N, n0 = run.X.shape
+    nL = run.Y.shape[1]
+    L = net.sizes.shape[0] - 1
+    B = min(run.batch_size, N)
+    total_weight = 0.0
+    for n in range(N):
+        total_weight += run.sw[n]
+    for e in range(first, first + count):
+        if run.shuffle and B < N:
+            shuffle(run.order, run.rng_state)
         total = 0.0
         for start in range(0, N, B):
             m = min(B, N - start)
-            Xm = Xb[: m * n0].reshape((m, n0))
-            Ym = Yb[: m * nL].reshape((m, nL))
-            gather_rows(X, order, start, Xm)
-            gather_rows(Y, order, start, Ym)
-            forward_pass(params, sizes, acts, Xm, zbuf, abuf)
-            batch_loss = loss_value(
-                loss_code, work_view_c(zbuf, sizes, L - 1, m), work_view_c(abuf, sizes, L - 1, m), Ym
-            )
-            total += batch_loss if summed else batch_loss * (m / N)  # m / N is 1.0 exactly for full batch
-            backward_pass(params, grads, sizes, acts, loss_code, Xm, Ym, zbuf, abuf, dbuf)
-            sgd_update(params, grads, lr)
-        losses[e] = total
+            Xm = run.Xb[: m * n0].reshape((m, n0))
+            Ym = run.Yb[: m * nL].reshape((m, nL))
+            wm = run.wb[:m]
+            gather_rows(run.X, run.order, start, Xm)
+            gather_rows(run.Y, run.order, start, Ym)
+            batch_weight = gather_values(run.sw, run.order, start, wm)
+            forward_pass(net.params, net.sizes, net.acts, Xm, run.zbuf, run.abuf)
+            batch_loss = loss_value(net.loss_code, work_view_c(run.zbuf, net.sizes, L - 1, m),
+                                    work_view_c(run.abuf, net.sizes, L - 1, m), Ym, wm)  # fmt: skip
+            total += batch_loss if net.loss_code == SSE else batch_loss * (batch_weight / total_weight)
+            backward_pass(net.params, net.grads, net.sizes, net.acts, net.loss_code, Xm, Ym, wm,
+                          run.zbuf, run.abuf, run.dbuf)  # fmt: skip
+            update(opt, net.params, net.grads, run.lrs[e])
+        run.losses[e] = total
+        if run.Xv.shape[0] > 0:
+            run.val_losses[e] = validation_loss(net, run)
+        status = end_of_epoch(net, opt, run, e)
+        if status != RUNNING:
+            return e - first + 1, status
+    return count, RUNNING

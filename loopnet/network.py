@@ -23,11 +23,11 @@ import numpy as np
 from . import fast as _fast
 from . import kernels as _loops
 from . import kernels_np as _numpy
+from . import training as _training
 from ._validation import (
     as_matrix,
     check_dtype,
     check_int,
-    check_positive_float,
     check_same_rows,
 )
 from .activations import LEAKY_RELU, RELU
@@ -40,19 +40,19 @@ BACKENDS: dict[str, SimpleNamespace] = {
         forward_pass=_fast.forward_pass,
         backward_pass=_fast.backward_pass,
         loss_value=_fast.loss_value,
-        train_sgd=_fast.train_sgd,
+        train_epochs=_fast.train_epochs,
     ),
     "numpy": SimpleNamespace(
         forward_pass=_numpy.forward_pass_np,
         backward_pass=_numpy.backward_pass_np,
         loss_value=_numpy.loss_value_np,
-        train_sgd=_numpy.train_sgd_np,
+        train_epochs=_numpy.train_epochs_np,
     ),
     "plain": SimpleNamespace(
         forward_pass=_loops.forward_pass,
         backward_pass=_loops.backward_pass,
         loss_value=_loops.loss_value,
-        train_sgd=_loops.train_sgd,
+        train_epochs=_loops.train_epochs,
     ),
 }
 """Backend name -> the four whole-network kernels it runs (same signatures)."""
@@ -230,18 +230,18 @@ class Network:
 
     # --- data -------------------------------------------------------------------
 
-    def _check_X(self, X) -> np.ndarray:
-        return as_matrix(X, "X", self.sizes[0], self.dtype)
+    def _check_X(self, X, name: str = "X") -> np.ndarray:
+        return as_matrix(X, name, self.sizes[0], self.dtype)
 
-    def _check_XY(self, X, Y) -> tuple[np.ndarray, np.ndarray]:
-        X = self._check_X(X)
-        Y = as_matrix(Y, "Y", self.sizes[-1], self.dtype, allow_1d=True)
-        check_same_rows(X, Y)
+    def _check_XY(self, X, Y, names: tuple[str, str] = ("X", "Y")) -> tuple[np.ndarray, np.ndarray]:
+        X = self._check_X(X, names[0])
+        Y = as_matrix(Y, names[1], self.sizes[-1], self.dtype, allow_1d=True)
+        check_same_rows(X, Y, names)
         if self._loss_code == BCE and (Y.min() < 0 or Y.max() > 1):
-            raise ValueError("loss 'bce' needs targets in [0, 1]; Y has values outside")
+            raise ValueError(f"loss 'bce' needs targets in [0, 1]; {names[1]} has values outside")
         if self._loss_code == CROSS_ENTROPY and Y.min() < 0:
             raise ValueError(
-                "loss 'cross_entropy' needs non-negative targets (one-hot rows); Y has negatives"
+                f"loss 'cross_entropy' needs non-negative targets (one-hot rows); {names[1]} has negatives"
             )
         return X, Y
 
@@ -270,27 +270,50 @@ class Network:
         """The same as :meth:`forward` (estimators add labels and thresholds)."""
         return self.forward(X)
 
-    def loss(self, X, Y) -> float:
-        """The loss of the network on (X, Y), as defined in docs/design.md."""
+    def loss(self, X, Y, sample_weight=None) -> float:
+        """The loss of the network on (X, Y), as defined in docs/design.md.
+
+        With ``sample_weight`` (N non-negative numbers), a mean loss becomes
+        ``sum_n w_n l_n / sum_n w_n`` and sse ``sum_n w_n l_n``: integer weights
+        equal repeated rows.
+        """
         X, Y = self._check_XY(X, Y)
+        sw = _training._sample_weight(sample_weight, X.shape[0])
         zbuf, abuf, _ = self._forward(X)
         N = X.shape[0]
         return float(
-            self._kernels.loss_value(self._loss_code, self._output(zbuf, N), self._output(abuf, N), Y)
+            self._kernels.loss_value(self._loss_code, self._output(zbuf, N), self._output(abuf, N), Y, sw)
         )
 
-    def gradients(self, X, Y) -> list[tuple[np.ndarray, np.ndarray]]:
+    def gradients(self, X, Y, sample_weight=None) -> list[tuple[np.ndarray, np.ndarray]]:
         """The gradient of :meth:`loss` on (X, Y): ``[(dW, db), ...]`` shaped like :attr:`weights`."""
         X, Y = self._check_XY(X, Y)
+        sw = _training._sample_weight(sample_weight, X.shape[0])
         zbuf, abuf, dbuf = self._forward(X)
         grads = np.empty_like(self.params)
         self._kernels.backward_pass(
-            self.params, grads, self._sizes, self._acts, self._loss_code, X, Y, zbuf, abuf, dbuf
+            self.params, grads, self._sizes, self._acts, self._loss_code, X, Y, sw, zbuf, abuf, dbuf
         )
         return [(dW.copy(), db.copy()) for dW, db in self._views(grads)]
 
-    def fit(self, X, Y, epochs: int = 1000, lr: float = 0.5, batch_size: int | None = None) -> dict:
-        """Train by (minibatch) gradient descent: ``w -= lr * dL/dw`` once per batch.
+    def fit(
+        self,
+        X,
+        Y,
+        epochs: int = 1000,
+        lr: float | None = None,
+        batch_size: int | None = None,
+        *,
+        optimizer: _training.Optimizer | None = None,
+        schedule=None,
+        shuffle: bool = True,
+        sample_weight=None,
+        validation=None,
+        early_stopping: _training.EarlyStopping | None = None,
+        callbacks=(),
+        progress: bool = False,
+    ) -> _training.History:
+        """Train by minibatch gradient descent; every epoch runs in compiled code.
 
         Parameters
         ----------
@@ -298,38 +321,59 @@ class Network:
         Y : array of shape (N, nL), or (N,) for one output
         epochs : int
             Passes over the data.
-        lr : float
-            Learning rate.
+        lr : float, optional
+            Learning rate of plain SGD (``w -= lr * dL/dw``), 0.5 if not given.
+            With an ``optimizer``, give the learning rate to the optimizer.
         batch_size : int or None
-            Rows per gradient step; None (or >= N) is full batch. With
-            minibatches the rows are shuffled every epoch by a generator seeded
-            from ``seed``, identically on both backends.
+            Rows per gradient step; None (or >= N) is full batch.
+        optimizer : loopnet.SGD, loopnet.Adam or loopnet.AdamW, optional
+            The update rule (torch.optim's rules; weight decay on weights
+            only). The object keeps its state, so a second fit with the same
+            object continues where the first stopped.
+        schedule : None, str or array of shape (epochs,)
+            The learning rate of each epoch: ``"constant"``, ``"invscaling"``,
+            ``"step"``, ``"cosine"`` (see ``loopnet.learning_rates``) or an
+            array of positive numbers. None: the optimizer's lr throughout.
+        shuffle : bool
+            Shuffle the rows every epoch (by a generator seeded from ``seed``,
+            identically on every backend); False takes batches in row order.
+        sample_weight : array of shape (N,), optional
+            Non-negative weights: a mean loss becomes ``sum_n w_n l_n / sum_n w_n``
+            over each batch (sse: ``sum_n w_n l_n``), so integer weights equal
+            repeated rows.
+        validation : (X_val, Y_val) or (X_val, Y_val, weights), optional
+            Rows whose loss is computed after every epoch (``history["val_loss"]``).
+        early_stopping : loopnet.EarlyStopping, optional
+            Stop when the monitored loss stops improving.
+        callbacks : callable or sequence of callables
+            Each called as ``f(network, history)`` between chunks of epochs
+            (about every 0.1 s); returning True stops training.
+        progress : bool
+            Show a progress bar (tqdm: epochs, loss, val_loss, epochs/s).
 
         Returns
         -------
-        dict
-            ``{"loss": array of shape (epochs,)}``: each epoch's loss over the
-            training set, every batch measured just before its update (for full
-            batch, exactly ``loss(X, Y)`` before that epoch's step).
+        loopnet.History
+            A dict of per-epoch arrays ``"loss"`` (each batch measured before
+            its update; for full batch, exactly ``loss(X, Y)`` before that
+            epoch's step), ``"val_loss"``, ``"lr"``, ``"seconds"``, with
+            ``history.stopped`` and ``history.best_epoch``.
+
+        Raises
+        ------
+        loopnet.DivergenceError
+            A loss or parameter became infinite or NaN: the network is put
+            back at the last finite epoch first.
+
+        Ctrl-C stops training at the end of the running chunk (at most about
+        0.1 s later); the network keeps its last completed epoch and the
+        history matches (``history.stopped == "interrupted"``).
         """
-        X, Y = self._check_XY(X, Y)
-        epochs = check_int(epochs, "epochs", minimum=0)
-        lr = check_positive_float(lr, "lr")
-        N = X.shape[0]
-        B = N if batch_size is None else min(check_int(batch_size, "batch_size", minimum=1), N)
-        zbuf, abuf, dbuf = self._work(B)
-        Xb = np.empty(B * X.shape[1], dtype=self.dtype)
-        Yb = np.empty(B * Y.shape[1], dtype=self.dtype)
-        grads = np.zeros_like(self.params)
-        order = np.arange(N, dtype=np.int64)
-        rng_state = np.array([self._rng.integers(1, 2**31 - 1)], dtype=np.int64)
-        losses = np.empty(epochs, dtype=np.float64)
-        if epochs:
-            self._kernels.train_sgd(
-                self.params, grads, self._sizes, self._acts, self._loss_code, X, Y, lr, B,
-                rng_state, order, Xb, Yb, zbuf, abuf, dbuf, losses,
-            )  # fmt: skip
-        return {"loss": losses}
+        return _training.fit(
+            self, X, Y, epochs, lr, batch_size, optimizer=optimizer, schedule=schedule, shuffle=shuffle,
+            sample_weight=sample_weight, validation=validation, early_stopping=early_stopping,
+            callbacks=callbacks, progress=progress,
+        )  # fmt: skip
 
     # --- persistence ------------------------------------------------------------
 

@@ -36,7 +36,7 @@ class KernelPair:
     tag: str  # equation tag in docs/design.md
     loops: Callable
     numpy: Callable
-    outputs: tuple[int, ...]  # indices of the arguments the kernel writes
+    outputs: tuple  # the arguments the kernel writes: an index, or (index, field) inside a named tuple
     make_args: Callable[[np.random.Generator, tuple[int, int, int], np.dtype, Variant], tuple]
     variants: tuple[Variant, ...] = field(default=((),))
     fast: Callable | None = None
@@ -89,11 +89,20 @@ def _activate_args(rng, size, dtype, variant):
     return code, z, _unwritten((N, J), dtype)
 
 
+def sample_weights(rng, N):
+    """(N,) float64 weights: integers 0-3 with at least one positive, or all ones for N = 1 and 2."""
+    if N <= 2:
+        return np.ones(N)
+    w = rng.integers(0, 4, N).astype(np.float64)
+    w[rng.integers(N)] = 2.0
+    return w
+
+
 def _loss_args(rng, size, dtype, variant):
     loss_code, code = variant
     N, _, K = size
     z = _normal(rng, (N, K), dtype, scale=2.0)
-    return loss_code, z, _act(code, z), make_targets(rng, (N, K), loss_code, dtype)
+    return loss_code, z, _act(code, z), make_targets(rng, (N, K), loss_code, dtype), sample_weights(rng, N)
 
 
 def _output_delta_args(rng, size, dtype, variant):
@@ -101,7 +110,7 @@ def _output_delta_args(rng, size, dtype, variant):
     N, _, K = size
     z = _normal(rng, (N, K), dtype, scale=2.0)
     return (loss_code, code, z, _act(code, z), make_targets(rng, (N, K), loss_code, dtype),
-            _unwritten((N, K), dtype))  # fmt: skip
+            sample_weights(rng, N), _unwritten((N, K), dtype))  # fmt: skip
 
 
 def _backprop_delta_args(rng, size, dtype, variant):
@@ -128,6 +137,32 @@ def _sgd_args(rng, size, dtype, variant):
     return _normal(rng, P, dtype), _normal(rng, P, dtype), 0.1
 
 
+def _decay(rng, P, dtype):
+    """Weight decay per parameter: 0.01 for most, 0 for some (the biases of a network)."""
+    return np.where(rng.random(P) < 0.3, 0.0, 0.01).astype(dtype)
+
+
+def _momentum_args(rng, size, dtype, variant):
+    nesterov, first = variant
+    _, I, J = size
+    P = I * J + J
+    return (_normal(rng, P, dtype), _normal(rng, P, dtype), _decay(rng, P, dtype), _normal(rng, P, dtype),
+            0.1, 0.9, 0.0 if nesterov else 0.1, nesterov, first)  # fmt: skip
+
+
+def _adam_args(rng, size, dtype, variant):
+    decoupled, t = variant
+    _, I, J = size
+    P = I * J + J
+    v = np.abs(_normal(rng, P, dtype, scale=0.1))
+    v[::5] = 0.0  # parameters whose gradient has always been 0: m = v = 0, the update must stay finite
+    m = _normal(rng, P, dtype, scale=0.1)
+    m[::5] = 0.0
+    g = _normal(rng, P, dtype)
+    g[::5] = 0.0
+    return (_normal(rng, P, dtype), g, _decay(rng, P, dtype), m, v, t, 0.01, 0.9, 0.999, 1e-8, decoupled)
+
+
 def _network(rng, size, dtype, variant):
     """Flat parameters and work buffers for the network [I, J, 2]."""
     hidden, output, loss = variant
@@ -152,21 +187,67 @@ def _backward_pass_args(rng, size, dtype, variant):
     sizes, acts, loss_code, params, X, Y, (zbuf, abuf, dbuf) = _network(rng, size, dtype, variant)
     nk.forward_pass_np(params, sizes, acts, X, zbuf, abuf)
     grads = _unwritten(params.shape, dtype)
-    return params, grads, sizes, acts, loss_code, X, Y, zbuf, abuf, dbuf
+    return params, grads, sizes, acts, loss_code, X, Y, sample_weights(rng, X.shape[0]), zbuf, abuf, dbuf
 
 
-def _train_sgd_args(rng, size, dtype, variant):
-    sizes, acts, loss_code, params, X, Y, (zbuf, abuf, dbuf) = _network(rng, size, dtype, variant)
+OPTIMIZERS = (
+    (lk.PLAIN_SGD, {}),
+    (lk.SGD, {"momentum": 0.9, "nesterov": True}),
+    (lk.ADAM, {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}),
+    (lk.ADAMW, {"beta1": 0.8, "beta2": 0.99, "eps": 1e-6}),
+    (lk.SGD, {"momentum": 0.5, "dampening": 0.2}),
+)
+"""The optimizer kinds train_epochs runs, with hyperparameters; variants take them in turn."""
+
+
+def optim_tuple(kind, hyper, params, sizes, weight_decay=0.01):
+    """A fresh kernels.Optim for ``params``: weight decay on the weights, zero state."""
+    decay = np.zeros_like(params)
+    for l in range(sizes.shape[0] - 1):
+        W, _ = lk.param_views(decay, sizes, l)
+        W[...] = weight_decay if kind != lk.PLAIN_SGD else 0.0
+    h = {
+        "momentum": 0.0,
+        "dampening": 0.0,
+        "nesterov": False,
+        "beta1": 0.0,
+        "beta2": 0.0,
+        "eps": 0.0,
+        **hyper,
+    }
+    return lk.Optim(kind, **h, decay=decay, m=np.zeros_like(params), v=np.zeros_like(params),
+                    step=np.zeros(1, dtype=np.int64))  # fmt: skip
+
+
+def _train_epochs_args(rng, size, dtype, variant):
+    """Three epochs of two uneven batches, with sample weights, validation rows and early stopping's watch."""
+    *network, which = variant
+    sizes, acts, loss_code, params, X, Y, (zbuf, abuf, dbuf) = _network(rng, size, dtype, tuple(network))
     N = X.shape[0]
-    batch_size = max(1, (N + 1) // 2)  # two batches when N > 1: the shuffle is exercised
-    order = np.arange(N, dtype=np.int64)
-    rng_state = np.array([12345], dtype=np.int64)
-    Xb = np.empty(batch_size * X.shape[1], dtype)
-    Yb = np.empty(batch_size * Y.shape[1], dtype)
-    grads = np.zeros_like(params)
-    losses = _unwritten(3, np.float64)
-    return (params, grads, sizes, acts, loss_code, X, Y, 0.01, batch_size, rng_state, order,
-            Xb, Yb, zbuf, abuf, dbuf, losses)  # fmt: skip
+    B = max(1, (N + 1) // 2)  # two batches when N > 1: the shuffle is exercised
+    net = lk.Net(params, _unwritten(params.shape, dtype), sizes, acts, loss_code)
+    kind, hyper = OPTIMIZERS[which]
+    opt = optim_tuple(kind, hyper, params, sizes)
+    Nv = 3
+    Xv = _normal(rng, (Nv, X.shape[1]), dtype)
+    Yv = make_targets(rng, (Nv, Y.shape[1]), loss_code, dtype)
+    units = int(sizes[1:].sum())
+    epochs = 3
+    lrs = np.array([0.02, 0.01, 0.005]) / (N if loss_code == LOSSES["sse"] else 1)  # sse sums over rows
+    Xb = np.empty(B * X.shape[1], dtype)
+    run = lk.Run(
+        X=X, Y=Y, sw=sample_weights(rng, N), Xv=Xv, Yv=Yv, swv=np.ones(Nv), lrs=lrs,
+        batch_size=B, shuffle=True, order=np.arange(N, dtype=np.int64), rng_state=np.array([12345]),
+        Xb=Xb, Yb=np.empty(B * Y.shape[1], dtype), wb=np.empty(B), zbuf=zbuf, abuf=abuf, dbuf=dbuf,
+        zv=np.empty(Nv * units, dtype), av=np.empty(Nv * units, dtype),
+        losses=_unwritten(epochs, np.float64), val_losses=_unwritten(epochs, np.float64),
+        monitor=lk.MONITOR_VAL_LOSS, patience=5, min_delta=0.0, restore_best=True,
+        best=np.array([np.inf]), waits=np.zeros(2, dtype=np.int64), best_params=params.copy(),
+        last_params=params.copy(), last_m=opt.m.copy(), last_v=opt.v.copy(), last_step=opt.step.copy(),
+        paramsT=np.empty_like(params), XbT=np.empty_like(Xb), aTbuf=np.empty_like(zbuf),
+        dTbuf=np.empty_like(dbuf),
+    )  # fmt: skip
+    return net, opt, run, 0, epochs
 
 
 # --- the variants ----------------------------------------------------------------
@@ -186,6 +267,12 @@ NETWORKS = tuple(
     for act in (allowed or tuple(ACTIVATIONS))
 )
 """Every (hidden activation, output activation, loss) a network accepts."""
+TRAINING = tuple((*network, k % len(OPTIMIZERS)) for k, network in enumerate(NETWORKS))
+"""Every network, each with one of the OPTIMIZERS in turn."""
+MOMENTUM = ((False, True), (False, False), (True, True), (True, False))
+"""(nesterov, first step)"""
+ADAM = ((False, 1), (False, 7), (True, 1), (True, 7))
+"""(decoupled, step t)"""
 
 KERNELS: tuple[KernelPair, ...] = (
     KernelPair("dense_forward", "F1", lk.dense_forward, nk.dense_forward_np, (3,), _dense_forward_args,
@@ -193,7 +280,7 @@ KERNELS: tuple[KernelPair, ...] = (
     KernelPair("activate", "F2", lk.activate, nk.activate_np, (2,), _activate_args, ALL_ACTIVATIONS,
                fast=fk.activate),
     KernelPair("loss_value", "L", lk.loss_value, nk.loss_value_np, (), _loss_args, LOSS_PAIRS),
-    KernelPair("output_delta", "B1", lk.output_delta, nk.output_delta_np, (5,), _output_delta_args,
+    KernelPair("output_delta", "B1", lk.output_delta, nk.output_delta_np, (6,), _output_delta_args,
                LOSS_PAIRS),
     KernelPair("backprop_delta", "B2", lk.backprop_delta, nk.backprop_delta_np, (5,), _backprop_delta_args,
                HIDDEN, fast=fk.backprop_delta),
@@ -201,12 +288,17 @@ KERNELS: tuple[KernelPair, ...] = (
                fast=fk.weight_grad),
     KernelPair("bias_grad", "B4", lk.bias_grad, nk.bias_grad_np, (1,), _bias_grad_args, fast=fk.bias_grad),
     KernelPair("sgd_update", "U1", lk.sgd_update, nk.sgd_update_np, (0,), _sgd_args, fast=fk.sgd_update),
+    KernelPair("momentum_update", "U2", lk.momentum_update, nk.momentum_update_np, (0, 3), _momentum_args,
+               MOMENTUM, fast=fk.momentum_update),
+    KernelPair("adam_update", "U3", lk.adam_update, nk.adam_update_np, (0, 3, 4), _adam_args, ADAM,
+               fast=fk.adam_update),
     KernelPair("forward_pass", "F1-F2", lk.forward_pass, nk.forward_pass_np, (4, 5), _forward_pass_args,
                NETWORKS, fast=_blocked(fk.forward_pass)),
-    KernelPair("backward_pass", "B1-B4", lk.backward_pass, nk.backward_pass_np, (1, 9), _backward_pass_args,
+    KernelPair("backward_pass", "B1-B4", lk.backward_pass, nk.backward_pass_np, (1, 10), _backward_pass_args,
                NETWORKS, fast=_blocked(fk.backward_pass)),
-    KernelPair("train_sgd", "F-B-U", lk.train_sgd, nk.train_sgd_np, (0, 1, 16), _train_sgd_args, NETWORKS,
-               fast=_blocked(fk.train_sgd)),
+    KernelPair("train_epochs", "F-B-U", lk.train_epochs, nk.train_epochs_np,
+               ((0, "params"), (1, "m"), (1, "v"), (2, "losses"), (2, "val_losses")), _train_epochs_args,
+               TRAINING, fast=_blocked(fk.train_epochs)),
 )  # fmt: skip
 
 BY_NAME: dict[str, KernelPair] = {pair.name: pair for pair in KERNELS}
