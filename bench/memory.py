@@ -16,7 +16,7 @@ by 80-120 KiB (measured here; with ``MALLOC_MMAP_THRESHOLD_`` fixed it does
 not happen). That is the allocator adapting once per process, whatever the
 number of epochs; after the second fit the growth is exactly 0 KiB.
 
-Networks: the tiny 2-4-1 XOR network (``fast.train_sgd_small``); a
+Networks: the tiny 2-4-1 XOR network (``fast.train_epochs_small``); a
 digits-sized 64-128-10 relu/softmax/cross_entropy network on 1797 x 64 random
 inputs at batch 32 (the blocked kernels, on one thread: its products are below
 ``fast.PARALLEL_MIN_WORK``); and the same network at batch 512, whose products

@@ -17,7 +17,7 @@ start included, so a row minus the baseline row is what loopnet adds:
   kernels) and a predict;
 * digits: a first fit of a 64-128-10 relu/softmax/cross_entropy network on
   1797 x 64 random inputs, one epoch at batch 32 (the register-blocked
-  kernels, ``fast.train_sgd_fast``) and a predict of all rows (big enough for
+  kernels, ``fast.train_epochs_fast``) and a predict of all rows (big enough for
   the ``*_par`` drivers, so Numba's thread pool starts too).
 
 Warm rows run against a cache a previous process filled; the runs are

@@ -18,7 +18,7 @@ import pytest
 from loopnet.registry import KERNELS
 
 SIZES = [(4, 2, 2), (32, 64, 128), (256, 784, 256)]
-NETWORK_KERNELS = {"forward_pass", "backward_pass", "train_sgd"}
+NETWORK_KERNELS = {"forward_pass", "backward_pass", "train_epochs"}
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: "x".join(map(str, s)))

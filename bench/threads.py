@@ -12,8 +12,8 @@ about 2 on two idle cores, 1 if the GIL were held. Each case is timed
 the range.
 
 Cases: two digits-sized 64-128-10 relu/softmax networks on 1797 x 64 random
-inputs at batch 32 (``fast.train_sgd_fast``), and two 2-4-1 XOR networks
-(``fast.train_sgd_small``), each fit lasting roughly a second.
+inputs at batch 32 (``fast.train_epochs_fast``), and two 2-4-1 XOR networks
+(``fast.train_epochs_small``), each fit lasting roughly a second.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Shared test set-up: two Numba threads, the ``loops-blocked`` backend name, the PyTorch oracle's skips.
 
-Tiny networks take ``fast.train_sgd_small`` (which equals the plain loops bit
+Tiny networks take ``fast.train_epochs_small`` (which equals the plain loops bit
 for bit); everything else takes the register-blocked kernels. The tests'
 networks are small, so a test parametrized with ``backend="loops-blocked"``
 gets ``backend="loops"`` with the tiny path switched off, and the blocked

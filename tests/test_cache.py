@@ -5,7 +5,7 @@ empty cache directory; the second runs the same kinds of calls on networks of
 other shapes, activations and losses (runtime values to the kernels, so the
 same machine code) and must find all of it on disk. The workload reaches both
 dtypes, the ``loops`` and ``plain`` backends, the tiny path
-(``fast.train_sgd_small``), the blocked path (``train_sgd_fast``), the
+(``fast.train_epochs_small``), the blocked path (``train_epochs_fast``), the
 ``*_par`` drivers (compiled into every whole-network kernel that may call
 them; with two Numba threads, forced even on a one-core runner, predict and
 gradients on the blocked networks' rows are big enough to run them) and
@@ -144,7 +144,12 @@ def runs(tmp_path_factory) -> tuple[dict, dict]:
 def test_the_first_process_compiles_into_the_empty_cache(runs):
     first, _ = runs
     assert first["compiles"], "nothing compiled: the cache directory was not empty, the test proves nothing"
-    for name in ("fast.train_sgd_fast", "fast.train_sgd_small", "kernels.train_sgd", "fast.abt_product_par"):
+    for name in (
+        "fast.train_epochs_fast",
+        "fast.train_epochs_small",
+        "kernels.train_epochs",
+        "fast.abt_product_par",
+    ):
         assert first["misses"][f"loopnet.{name}"] >= 1, name
 
 
@@ -158,12 +163,12 @@ def test_a_second_process_loads_each_entry_point_from_the_cache(runs):
     """Hits per entry point = the signatures loaded from disk (float64 and float32 where both ran)."""
     _, second = runs
     expected = {
-        "fast.train_sgd_small": 2,
-        "kernels.train_sgd": 2,
+        "fast.train_epochs_small": 2,
+        "kernels.train_epochs": 2,
         "kernels.forward_pass": 2,
         "kernels.backward_pass": 2,
         "kernels.loss_value": 2,
-        "fast.train_sgd_fast": 1,
+        "fast.train_epochs_fast": 1,
         "fast.forward_pass_fast": 1,
         "fast.backward_pass_fast": 1,
         "fast.refresh_transposes": 1,
@@ -189,5 +194,5 @@ def test_the_parallel_driver_loaded_from_the_cache_is_the_parallel_build(runs):
         return sum(path.read_bytes().count(b"__numba_parfor_gufunc") for path in entries)
 
     assert parfor_gufuncs("abt_product") == 0
-    for function in ("abt_product_par", "train_sgd_fast", "forward_pass_fast", "backward_pass_fast"):
+    for function in ("abt_product_par", "train_epochs_fast", "forward_pass_fast", "backward_pass_fast"):
         assert parfor_gufuncs(function) > 0, function

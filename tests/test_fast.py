@@ -201,7 +201,7 @@ def test_the_threaded_drivers_are_parallel_builds():
      ([3, 1], "tanh", "identity", "mse"), ([2, 3, 4, 3], ["relu", "leaky_relu"], "softmax", "cross_entropy")],
 )  # fmt: skip
 def test_tiny_path_equals_the_plain_loops_bit_for_bit(sizes, hidden, output, loss, dtype):
-    """train_sgd_small sums in the plain kernels' order, without fastmath: identical weights and history."""
+    """train_epochs_small sums in the plain kernels' order, without fastmath: identical weights, history."""
     rng = np.random.default_rng(1)
     X = rng.normal(size=(7, sizes[0]))
     Y = (

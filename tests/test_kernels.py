@@ -22,7 +22,7 @@ from loopnet.registry import BY_NAME, KERNELS
 # (N, I, J): 1x1, a batch of one, odd primes, wide and narrow
 SIZES = [(1, 1, 1), (1, 3, 2), (2, 1, 1), (1, 17, 3), (7, 5, 3), (13, 11, 17), (31, 2, 5)]
 # float64: docs/design.md's 1e-12. float32 (eps 1.2e-7): the loops keep scalar intermediates
-# in float64 while NumPy stays in float32, and train_sgd compounds six steps; the
+# in float64 while NumPy stays in float32, and train_epochs compounds six steps; the
 # largest difference seen over many seeds was 3.4e-5 of the array's magnitude.
 TOL = {"float64": 1e-12, "float32": 1e-4}
 

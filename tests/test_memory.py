@@ -2,7 +2,7 @@
 
 Each count runs in a fresh process: the network fits one epoch twice (loading
 the kernels, starting Numba's threads), then ``ru_maxrss`` is read before and
-after the measured fit. Networks: 2-4-1 (``fast.train_sgd_small``), 64-128-10
+after the measured fit. Networks: 2-4-1 (``fast.train_epochs_small``), 64-128-10
 at batch 32 (the blocked kernels, on one thread: the products are below
 ``fast.PARALLEL_MIN_WORK``) and the same at a full batch of 400 rows, whose
 products run on Numba's threads. tests/test_network.py counts Numba's allocations
@@ -41,11 +41,11 @@ CHILD = textwrap.dedent(
 
     case, epochs = sys.argv[1], int(sys.argv[2])
     rng = np.random.default_rng(0)
-    if case == "tiny":  # fast.train_sgd_small
+    if case == "tiny":  # fast.train_epochs_small
         X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]]); Y = np.array([0, 1, 1, 0])
         net = loopnet.Network([2, 4, 1], activation="tanh", loss="bce", seed=0)
         kwargs = dict(lr=1.0)
-    else:  # fast.train_sgd_fast; X is 400 x 64 = 200 KiB, above mmap's threshold
+    else:  # fast.train_epochs_fast; X is 400 x 64 = 200 KiB, above mmap's threshold
         X = rng.random((400, 64)); Y = np.eye(10)[rng.integers(0, 10, 400)]
         net = loopnet.Network([64, 128, 10], activation="relu", output_activation="softmax",
                               loss="cross_entropy", seed=0)

@@ -2,7 +2,7 @@
 held to oracles that share no code with loopnet.
 
 The routes (see ``loopnet/fast.py``): the plain loops (``backend="plain"``), the NumPy twin
-(``backend="numpy"``) and, for ``backend="loops"``, the tiny path (``train_sgd_small`` and the plain
+(``backend="numpy"``) and, for ``backend="loops"``, the tiny path (``train_epochs_small`` and the plain
 kernels) or the register-blocked kernels, whose products take short sums (``ab_band``) or 4 x 4 blocks
 (``abt_band``, with leftover rows and columns), one panel of columns or several, and the serial or the
 ``prange`` drivers; each in float64 and float32. The rows of the matrix are sized from the kernels' own
@@ -249,40 +249,57 @@ def ref_forward(weights, acts, X):
     return zs, As
 
 
-def ref_loss(loss, z, a, Y):
-    """docs/design.md's definitions; bce and cross_entropy through the logits (exactly equal, finite)."""
+def ref_loss(loss, z, a, Y, w=None):
+    """docs/design.md's definitions; bce and cross_entropy through the logits (exactly equal, finite).
+
+    With sample weights w, a mean loss is sum_n w_n l_n / sum_n w_n (0 if every w_n is 0), sse sum_n w_n l_n.
+    """
     N, K = Y.shape
+    w = np.ones(N) if w is None else w
+    if loss in ("sse", "mse"):
+        per_row = np.sum((a - Y) ** 2, axis=1)
+    elif loss == "bce":  # -[y ln s(z) + (1 - y) ln(1 - s(z))] = log(1 + e^z) - y z
+        per_row = np.sum(np.logaddexp(0.0, z) - Y * z, axis=1)
+    else:  # cross_entropy: -y ln softmax(z) = y (lse - z)
+        per_row = np.sum(Y * (np.logaddexp.reduce(z, axis=1, keepdims=True) - z), axis=1)
     if loss == "sse":
-        return 0.5 * np.sum((a - Y) ** 2)
-    if loss == "mse":
-        return np.sum((a - Y) ** 2) / (N * K)
-    if loss == "bce":  # -[y ln s(z) + (1 - y) ln(1 - s(z))] = log(1 + e^z) - y z
-        return np.sum(np.logaddexp(0.0, z) - Y * z) / (N * K)
-    lse = np.logaddexp.reduce(z, axis=1, keepdims=True)  # cross_entropy: -y ln softmax(z) = y (lse - z)
-    return np.sum(Y * (lse - z)) / N
+        return 0.5 * (w @ per_row)
+    if w.sum() == 0:
+        return 0.0
+    return (w @ per_row) / (w.sum() * (1 if loss == "cross_entropy" else K))
 
 
-def ref_total_loss(weights, acts, loss, X, Y):
+def ref_total_loss(weights, acts, loss, X, Y, w=None):
     zs, As = ref_forward(weights, acts, X)
-    return ref_loss(loss, zs[-1], As[-1], Y)
+    return ref_loss(loss, zs[-1], As[-1], Y, w)
 
 
-def ref_output_delta(loss, out, z, a, Y):
+def ref_output_delta(loss, out, z, a, Y, w=None):
     """dL/dz at the output, differentiated by hand from the definitions above."""
     N, K = Y.shape
+    w = np.ones(N) if w is None else w
+    S = w.sum()
+    # dL/dl_n: the weight of row n in the loss
+    if loss == "sse":
+        c = w
+    elif S == 0:
+        c = np.zeros(N)
+    else:
+        c = w / (S * (1 if loss == "cross_entropy" else K))
+    c = c[:, None]
     if loss == "bce":  # d/dz [log(1 + e^z) - y z] = s(z) - y
-        return (a - Y) / (N * K)
+        return (a - Y) * c
     if loss == "cross_entropy":  # d/dz_j sum_k y_k (lse - z_k) = a_j sum_k y_k - y_j
-        return (a * Y.sum(axis=1, keepdims=True) - Y) / N
-    g = (a - Y) if loss == "sse" else 2.0 * (a - Y) / (N * K)  # dL/da
+        return (a * Y.sum(axis=1, keepdims=True) - Y) * c
+    g = (a - Y) * c if loss == "sse" else 2.0 * (a - Y) * c  # dL/da
     if out == "softmax":  # da_k/dz_j = a_k (delta_kj - a_j)
         return a * (g - (g * a).sum(axis=1, keepdims=True))
     return g * ref_dact(out, z)
 
 
-def ref_gradients(weights, acts, loss, X, Y):
+def ref_gradients(weights, acts, loss, X, Y, w=None):
     zs, As = ref_forward(weights, acts, X)
-    delta = ref_output_delta(loss, acts[-1], zs[-1], As[-1], Y)
+    delta = ref_output_delta(loss, acts[-1], zs[-1], As[-1], Y, w)
     grads = []
     for l in range(len(weights) - 1, -1, -1):
         grads.append((As[l].T @ delta, delta.sum(axis=0)))
@@ -320,6 +337,70 @@ def ref_fit(weights, acts, loss, X, Y, epochs, lr, batch, state):
             weights = [(W - lr * dW, b - lr * db) for (W, b), (dW, db) in zip(weights, grads)]
         history.append(total)
     return weights, np.array(history)
+
+
+def ref_step(rule, weights, grads, state, lr):
+    """One update by the textbook form of torch.optim's rules; weight decay on W only, never on b.
+
+    SGD: g = dW + wd W; buf = g at step 1, else mu buf + (1 - dampening) g; step along g + mu buf
+    (Nesterov) or buf. Adam: g = dW + wd W; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+    p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps). AdamW: W *= 1 - lr wd, then Adam with wd = 0.
+    """
+    t = state["t"] = state.get("t", 0) + 1
+    new = []
+    for l, ((W, b), (dW, db)) in enumerate(zip(weights, grads)):
+        out = []
+        for name, p, g in (("W", W, dW), ("b", b, db)):
+            wd = rule.get("weight_decay", 0.0) if name == "W" else 0.0
+            key = (l, name)
+            if rule["kind"] == "sgd":
+                g = g + wd * p
+                mu = rule.get("momentum", 0.0)
+                if mu:
+                    buf = g if t == 1 else mu * state[key] + (1 - rule.get("dampening", 0.0)) * g
+                    state[key] = buf
+                    g = g + mu * buf if rule.get("nesterov") else buf
+                out.append(p - lr * g)
+                continue
+            b1, b2 = rule["betas"]
+            if rule["kind"] == "adamw":
+                p = p * (1 - lr * wd)
+            else:
+                g = g + wd * p
+            m0, v0 = state.get(key, (0.0, 0.0))
+            m, v = b1 * m0 + (1 - b1) * g, b2 * v0 + (1 - b2) * g * g
+            state[key] = (m, v)
+            out.append(p - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + rule["eps"]))
+        new.append(tuple(out))
+    return new
+
+
+def ref_train(weights, acts, loss, X, Y, lrs, batch, state, rule, w, shuffle=True, Xv=None, Yv=None):
+    """A fit replayed by hand with an optimizer, per-epoch learning rates, sample weights and validation.
+
+    Returns (weights after each epoch, loss history, validation loss history).
+    """
+    N = X.shape[0]
+    B = N if batch is None else min(batch, N)
+    order = list(range(N))
+    weights = [(W.copy(), b.copy()) for W, b in weights]
+    opt_state: dict = {}
+    after, history, val = [], [], []
+    for lr in lrs:
+        if shuffle and B < N:
+            state = ref_shuffle(order, state)
+        total = 0.0
+        for start in range(0, N, B):
+            rows = order[start : start + B]
+            Xb, Yb, wb = X[rows], Y[rows], w[rows]
+            batch_loss = ref_total_loss(weights, acts, loss, Xb, Yb, wb)
+            total += batch_loss if loss == "sse" else batch_loss * wb.sum() / w.sum()
+            weights = ref_step(rule, weights, ref_gradients(weights, acts, loss, Xb, Yb, wb), opt_state, lr)
+        after.append(weights)
+        history.append(total)
+        if Xv is not None:
+            val.append(ref_total_loss(weights, acts, loss, Xv, Yv))
+    return after, np.array(history), np.array(val)
 
 
 # --- one case -------------------------------------------------------------------------------------
@@ -499,11 +580,119 @@ def check_case(row: Row, hidden: str, out: str, loss: str, dtype: str) -> None:
     # fit: one full-batch step by hand, or two epochs of shuffled minibatches replayed by hand
     history = net.fit(X, Y, epochs=epochs, lr=lr, batch_size=row.batch)
     assert rel_err(history["loss"], want_h) <= tol["fit"], f"{where}: loss history"
-    scale = max(np.abs(W).max() for pair in want_w for W in pair)
-    for l, ((W, b), (wW, wb)) in enumerate(zip(net.weights, want_w)):
+    assert_weights(net, want_w, tol["fit"], f"{where}: after fit")
+
+    check_training(row, hidden, out, loss, dtype, weights, X, Y, acts, gmax)
+
+
+def assert_weights(net, want, tol, where):
+    scale = max(np.abs(W).max() for pair in want for W in pair)
+    for l, ((W, b), (wW, wb)) in enumerate(zip(net.weights, want)):
         for name, p, w in (("W", W, wW), ("b", b, wb)):
             err = np.abs(p.astype(np.float64) - w).max() / scale
-            assert err <= tol["fit"], f"{where}: layer {l} {name} after fit off by {err:.2e}"
+            assert err <= tol, f"{where}: layer {l} {name} off by {err:.2e}"
+
+
+# --- training beyond plain SGD, on every route ------------------------------------------------------
+
+RULES = (
+    {"kind": "sgd", "momentum": 0.9, "nesterov": True, "weight_decay": 0.05},
+    {"kind": "adam", "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.05},
+    {"kind": "sgd", "momentum": 0.5, "dampening": 0.2},
+    {"kind": "adamw", "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1},
+    {"kind": "sgd", "weight_decay": 0.05},
+)
+"""The update rules check_training holds to the textbook formulas; each case takes one in turn."""
+
+
+def make_optimizer(rule, lr):
+    if rule["kind"] == "sgd":
+        return loopnet.SGD(
+            lr,
+            momentum=rule.get("momentum", 0.0),
+            nesterov=rule.get("nesterov", False),
+            weight_decay=rule.get("weight_decay", 0.0),
+            dampening=rule.get("dampening", 0.0),
+        )
+    cls = loopnet.Adam if rule["kind"] == "adam" else loopnet.AdamW
+    return cls(lr, betas=rule["betas"], eps=rule["eps"], weight_decay=rule["weight_decay"])  # fmt: skip
+
+
+def check_training(row: Row, hidden, out, loss, dtype, weights, X, Y, acts, gmax) -> None:
+    """Two epochs with an optimizer, a per-epoch learning rate, integer sample weights (zeros included),
+    validation rows and early stopping's restore_best, replayed by hand."""
+    k = COMBOS.index((hidden, out, loss))
+    rule = RULES[k % len(RULES)]
+    where = f"{row.name} {dtype} {hidden}/{out}/{loss} {rule}"
+    rng = np.random.default_rng(k)
+    w = rng.integers(0, 4, row.N).astype(np.float64)
+    w[k % row.N] = 3.0
+    Xv, Yv = X[::-1] * 0.5, Y[::-1]
+    B = row.N if row.batch is None else min(row.batch, row.N)
+    base = 0.01 if rule["kind"] != "sgd" else 0.05 * B / (row.N * gmax)
+    lrs = np.array([base, base / 2])
+    net, gen = build(row, hidden, out, loss, dtype, weights)
+    state = next_fit_seed(gen)
+    after, want_h, want_v = ref_train(weights, acts, loss, X, Y, lrs, row.batch, state, rule, w, Xv=Xv, Yv=Yv)
+    tol = tolerances(dtype)["fit"]
+    if dtype == "float32":  # how far float32 arithmetic alone moves the oracle (see check_case)
+        f32 = [(W.astype(np.float32), b.astype(np.float32)) for W, b in weights]
+        X32, Y32, w32 = X.astype(np.float32), Y.astype(np.float32), w.astype(np.float32)
+        a32, _, _ = ref_train(f32, acts, loss, X32, Y32, lrs.astype(np.float32), row.batch, state, rule, w32)
+        tol = max(tol, 20 * max(rel_err(a, b) for p32, p in zip(a32[-1], after[-1]) for a, b in zip(p32, p)))
+    history = net.fit(X, Y, epochs=2, batch_size=row.batch, optimizer=make_optimizer(rule, lrs[0]),
+                      schedule=lrs, sample_weight=w, validation=(Xv, Yv),
+                      early_stopping=loopnet.EarlyStopping(patience=5))  # fmt: skip
+    assert history.stopped == "completed", where
+    np.testing.assert_array_equal(history["lr"], lrs, err_msg=where)
+    assert rel_err(history["loss"], want_h) <= tol, f"{where}: loss history"
+    assert rel_err(history["val_loss"], want_v) <= tol, f"{where}: validation loss history"
+    best = int(np.argmin(history["val_loss"]))
+    assert history.best_epoch == best, where
+    assert_weights(net, after[best], tol, f"{where}: restored best epoch {best}")
+
+
+def check_early_stop(row: Row, dtype: str) -> None:
+    """A min_delta no epoch can beat: stops after epoch 1 (patience 1), back at epoch 0's parameters."""
+    weights, X, Y, acts, _ = make_case(row, "tanh", "identity", "mse", dtype)
+    net, gen = build(row, "tanh", "identity", "mse", dtype, weights)
+    state = next_fit_seed(gen)
+    rule = RULES[1]
+    ones = np.ones(row.N)
+    after, want_h, _ = ref_train(weights, acts, "mse", X, Y, [0.01] * 2, row.batch, state, rule, ones)
+    stop = loopnet.EarlyStopping(patience=1, min_delta=1e300, monitor="loss")
+    history = net.fit(X, Y, epochs=5, batch_size=row.batch, optimizer=make_optimizer(rule, 0.01),
+                      early_stopping=stop)  # fmt: skip
+    tol = 20 * tolerances(dtype)["fit"]
+    assert history.stopped == "early_stopping" and history.best_epoch == 0, row.name
+    assert rel_err(history["loss"], want_h) <= tol, f"{row.name}: loss history"
+    assert_weights(net, after[0], tol, f"{row.name} {dtype}: early stopping's restore")
+
+
+def check_divergence(row: Row, dtype: str) -> None:
+    """A learning rate of 1e30 from the third epoch on: DivergenceError, back at the last finite epoch."""
+    weights, X, Y, acts, _ = make_case(row, "identity", "identity", "mse", dtype)
+    net, gen = build(row, "identity", "identity", "mse", dtype, weights)
+    state = next_fit_seed(gen)
+    lrs = np.array([1e-3, 1e-3] + [1e30] * 8)
+    with pytest.raises(loopnet.DivergenceError) as caught:
+        net.fit(X, Y, epochs=len(lrs), batch_size=row.batch, schedule=lrs, optimizer=loopnet.SGD(1e-3))
+    err = caught.value
+    assert 2 <= err.epoch < len(lrs) and err.history.stopped == "diverged", row.name
+    assert "epoch" in str(err) and "smaller learning rate" in str(err)
+    assert len(err.history["loss"]) == err.epoch and np.all(np.isfinite(err.history["loss"]))
+    assert np.all(np.isfinite(net.params)), f"{row.name}: the diverged parameters were kept"
+    rule = {"kind": "sgd"}
+    ones = np.ones(row.N)
+    after, _, _ = ref_train(weights, acts, "mse", X, Y, lrs[: err.epoch], row.batch, state, rule, ones)
+    assert_weights(net, after[-1], 20 * tolerances(dtype)["fit"], f"{row.name} {dtype}: after divergence")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
+def test_early_stopping_and_divergence_on_every_route(row, dtype):
+    check_early_stop(row, dtype)
+    check_divergence(row, dtype)
 
 
 @pytest.mark.parametrize("hidden, out, loss", COMBOS, ids=["/".join(c) for c in COMBOS])
@@ -680,6 +869,8 @@ sys.settrace(tracer)
 for row in rows:  # every output/loss pair once per row, the hidden activations in turn
     for k, (out, loss) in enumerate(tp.OUTPUT_LOSS):
         tp.check_case(row, tp.HIDDEN[k % len(tp.HIDDEN)], out, loss, "float64")
+    tp.check_early_stop(row, "float64")
+    tp.check_divergence(row, "float64")
 sys.settrace(None)
 print("RAN", json.dumps({"ran": sorted(ran), "routes": sorted(set().union(*map(tp.routes, rows)))}))
 """

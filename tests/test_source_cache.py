@@ -67,7 +67,7 @@ SCRIPT = f"LABELS, LR = {LABELS!r}, {LR!r}\n" + textwrap.dedent(
             report["small"][label] = bool(fast.is_small(net.sizes, len(X)))
 
     report["compiles"] = [e.data["dispatcher"].py_func.__qualname__ for _, e in compiles.buffer if e.is_start]
-    report["cache_paths"] = [kernels.train_sgd.stats.cache_path, fast.train_sgd_fast.stats.cache_path]
+    report["cache_paths"] = [kernels.train_epochs.stats.cache_path, fast.train_epochs_fast.stats.cache_path]
     print("REPORT", json.dumps(report))
     """
 )
@@ -163,7 +163,7 @@ def test_an_unchanged_package_compiles_nothing_the_second_time(case):
 
 def test_the_edit_recompiles_the_kernels_of_the_modules_left_alone(case):
     compiled = set(case["edited"]["compiles"])
-    assert {"train_sgd", "train_sgd_small", "train_sgd_fast"} <= compiled
+    assert {"train_epochs", "train_epochs_small", "train_epochs_fast"} <= compiled
 
 
 def test_the_kernels_are_cached_under_the_hash_of_the_sources(case):

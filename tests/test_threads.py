@@ -3,8 +3,8 @@
 Two networks trained in two Python threads at once must end with exactly the
 parameters (and loss histories) they get when trained one after the other:
 nothing in a fit may be shared between networks (no module-level buffer, no
-global random state). Pairs mix the tiny path (``fast.train_sgd_small``) and
-the blocked path (``fast.train_sgd_fast``). Inside a worker thread Numba's own
+global random state). Pairs mix the tiny path (``fast.train_epochs_small``) and
+the blocked path (``fast.train_epochs_fast``). Inside a worker thread Numba's own
 pool is switched off with ``numba.set_num_threads(1)`` (a per-thread setting),
 the way bench/threads.py runs them, except for the "threaded" network, whose
 ``prange`` drivers run on Numba's two threads while the other Python thread
