@@ -460,7 +460,8 @@ def fit(
         while done < epochs:
             count = epochs - done if chunk_seconds == math.inf else min(count, epochs - done)
             start = time.perf_counter()
-            ran, status = net._kernels.train_epochs(state, opt, run, done, count)
+            with np.errstate(all="ignore"):  # the twin diverging: reported below, not warned about
+                ran, status = net._kernels.train_epochs(state, opt, run, done, count)
             ran, status = int(ran), int(status)
             elapsed = time.perf_counter() - start
             kept = ran - 1 if status == _k.DIVERGED else ran

@@ -218,6 +218,26 @@ def test_tiny_path_equals_the_plain_loops_bit_for_bit(sizes, hidden, output, los
     assert fast.is_small(np.array(sizes), 3)
     np.testing.assert_array_equal(result["loops"][0], result["plain"][0])
     np.testing.assert_array_equal(result["loops"][1], result["plain"][1])
+    # and with an optimizer, sample weights (a zero among them), validation and early stopping
+    w = np.array([1.0, 0.0, 2.0, 3.0, 1.0, 0.0, 1.0])
+    for optimizer in (loopnet.SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01), loopnet.AdamW(0.02)):
+        for backend in ("loops", "plain"):
+            net = loopnet.Network(sizes, activation=hidden, output_activation=output, loss=loss,
+                                  backend=backend, dtype=dtype, seed=3)  # fmt: skip
+            opt = type(optimizer)(**{k: v for k, v in optimizer._public().items()})
+            history = net.fit(
+                X,
+                Y,
+                epochs=30,
+                batch_size=3,
+                optimizer=opt,
+                sample_weight=w,
+                validation=(X[:4], Y[:4]),
+                early_stopping=loopnet.EarlyStopping(patience=50),
+            )
+            result[backend] = (net.params, history["loss"], history["val_loss"])
+        for got, want in zip(result["loops"], result["plain"]):
+            np.testing.assert_array_equal(got, want)
 
 
 def test_path_names_are_checked():

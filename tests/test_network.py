@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
 import textwrap
+import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -119,27 +122,27 @@ def test_predict_is_forward_and_forward_is_the_layer_formula():
     np.testing.assert_allclose(net.predict(X), expected, rtol=1e-13)
 
 
-def test_loops_fit_is_one_compiled_call_whatever_the_epochs():
-    """No per-step Python: the number of Python calls made by fit does not grow with epochs."""
+def test_loops_fit_is_one_compiled_call_per_chunk_of_epochs():
+    """No per-step or per-epoch Python: a chunk of epochs is one compiled call, and chunks grow tenfold
+    until one lasts about 0.1 s, so 20,000 epochs of a tiny network take a handful of calls."""
     X, Y = _data([3, 6, 1], "mse")
     net = loopnet.Network([3, 6, 1], output_activation="identity", loss="mse", seed=0)
     net.fit(X, Y, epochs=1, lr=0.01, batch_size=8)  # compile outside the count
+    kernels = net._kernels
+    chunks = []
 
-    def python_calls(epochs):
-        calls = 0
+    def counted(*args):
+        chunks.append(args[-1])  # the epochs asked of this call
+        return kernels.train_epochs(*args)
 
-        def count(frame, event, arg):
-            nonlocal calls
-            calls += event == "call"
-
-        sys.setprofile(count)
-        try:
-            net.fit(X, Y, epochs=epochs, lr=0.01, batch_size=8)
-        finally:
-            sys.setprofile(None)
-        return calls
-
-    assert python_calls(2) == python_calls(200)
+    net._kernels = SimpleNamespace(**{**vars(kernels), "train_epochs": counted})
+    start = time.perf_counter()
+    net.fit(X, Y, epochs=20_000, lr=0.01, batch_size=8)
+    seconds = time.perf_counter() - start
+    assert sum(chunks) == 20_000 and chunks[0] == 1
+    assert all(b <= 10 * a for a, b in itertools.pairwise(chunks)), chunks
+    # growing tenfold to 20,000 takes five chunks; after that, one per 0.1 s at most (a loaded machine)
+    assert len(chunks) <= 6 + seconds / 0.1, (chunks, seconds)
 
 
 ALLOC_SCRIPT = textwrap.dedent(

@@ -622,7 +622,7 @@ def check_training(row: Row, hidden, out, loss, dtype, weights, X, Y, acts, gmax
     """Two epochs with an optimizer, a per-epoch learning rate, integer sample weights (zeros included),
     validation rows and early stopping's restore_best, replayed by hand."""
     k = COMBOS.index((hidden, out, loss))
-    rule = RULES[k % len(RULES)]
+    rule = RULES[(HIDDEN.index(hidden) + OUTPUT_LOSS.index((out, loss))) % len(RULES)]  # each row meets all
     where = f"{row.name} {dtype} {hidden}/{out}/{loss} {rule}"
     rng = np.random.default_rng(k)
     w = rng.integers(0, 4, row.N).astype(np.float64)
@@ -832,6 +832,9 @@ NOT_REACHED = {
     "fast.weight_grad": "registry adapter (test_kernels.py)",
     "fast.bias_grad": "registry adapter (test_kernels.py)",
     "fast.sgd_update": "registry adapter (test_kernels.py)",
+    "fast.momentum_update": "registry adapter (test_kernels.py)",
+    "fast.adam_update": "registry adapter (test_kernels.py)",
+    "fast._update_flat": "the registry adapters' common part (test_kernels.py)",
     "activations.code_of": "name validation, before any kernel (test_api.py)",
 }
 VALUE_BRANCHES = {
@@ -842,6 +845,8 @@ VALUE_BRANCHES = {
     ("fast.exp_approx", "y = np.inf"): "x > 709.78: test_fast.py::test_exp_approx_edges",
     ("fast._small", "raise ValueError(f\"unknown path {path!r}; expected one of {', '.join(PATHS)}\")"):
         "a bad path name: test_fast.py::test_path_names_are_checked",
+    ("kernels.all_finite", "return False"):
+        "an overflow with a finite loss: test_training.py::test_an_overflowing_parameter_stops_training",
 }  # fmt: skip
 
 COVERAGE_SCRIPT = """

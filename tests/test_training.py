@@ -485,3 +485,16 @@ def test_divergence_error_is_a_value_error_with_the_history():
     assert caught.value.history.stopped == "diverged"
     assert len(caught.value.history["loss"]) == caught.value.epoch
     assert np.all(np.isfinite(net.params))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_overflowing_parameter_stops_training(backend):
+    """float32, full batch: the first step overflows every weight to inf while the epoch's loss (measured
+    before the step) was finite; the parameter check alone catches it, and the initial weights come back."""
+    X, Y = data()
+    net = network(backend, activation="identity", dtype="float32")
+    before = net.params.copy()
+    with pytest.raises(loopnet.DivergenceError, match="diverged in epoch 1 ") as caught:
+        net.fit(X, Y, epochs=3, lr=1e300)
+    assert caught.value.epoch == 0 and len(caught.value.history["loss"]) == 0
+    np.testing.assert_array_equal(net.params, before)
