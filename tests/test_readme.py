@@ -30,6 +30,10 @@ def test_readme_code_runs_and_prints_what_it_claims(tmp_path, monkeypatch):
     np.testing.assert_array_equal((net.predict(X).ravel() > 0.5), [False, True, True, False])
     assert "[0.    0.999 0.999 0.001]" in printed.getvalue()
     assert (tmp_path / "xor.npz").exists()
+    run, model = namespace["run"], namespace["model"]  # the training example
+    assert "early_stopping 46 20" in printed.getvalue()
+    assert run.best_epoch == int(np.argmin(run["val_loss"])) and len(run["loss"]) == 46
+    assert model.loss(namespace["Xs"][500:], namespace["Ys"][500:]) == min(run["val_loss"])
 
 
 def test_readme_opens_with_the_two_commands():
