@@ -3,7 +3,8 @@
     python -m pytest bench/test_bench_training.py --benchmark-only --benchmark-group-by=group
 
 One test per case x contender x dtype, all taken from ``loopnet.benchmarks`` (the cases and
-contenders ``loopnet bench`` runs). Each group, ``case | dtype``, prints as one table comparing
+contenders ``loopnet bench`` runs; a case ending in ``adam`` trains with Adam, the others with
+plain SGD). Each group, ``case | dtype``, prints as one table comparing
 the contenders. A round is one ``fit`` of :func:`epochs_per_round` epochs on fresh weights -- the same
 count for every contender of a case, so the times in a table compare directly -- after one
 warm-up round, so compile time is not counted. ``extra_info`` holds the epochs per round, the
@@ -52,6 +53,7 @@ def test_training(benchmark, case: benchmarks.Case, contender: str, dtype: str) 
             "sizes": list(case.sizes),
             "rows": case.rows,
             "batch_size": case.batch_size,
+            "optimizer": case.optimizer,
             "epochs_per_round": epochs,
             "flops_per_epoch": case.flops,
             **benchmarks.versions(),

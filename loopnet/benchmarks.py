@@ -4,13 +4,17 @@
 defines:
 
 * :data:`CASES` -- the networks: the articles' tiny ones (AND, three-bit, the
-  perceptron, XOR) up to a 784-1024-1024-10 network on 10,000 rows.
+  perceptron, XOR) up to a 784-1024-1024-10 network on 10,000 rows, trained by
+  plain SGD; and Adam twins of the articles' networks, of digits at batch 32
+  and of mnist-like 784-256-10 at batch 256 (the same network and rows, named
+  with `` adam`` at the end: ``"digits 64-128-10 b32 adam"``).
 * :data:`CONTENDERS` -- who trains them: ``loops`` and ``loops-1t`` (loopnet's
   compiled loops with the default and with one Numba thread), ``numpy`` and
   ``numpy-1t`` (loopnet's NumPy twin, default and one BLAS thread), ``python``
   (the very same loop kernels run as plain Python, tiny cases only),
-  ``sklearn`` (``MLPClassifier`` / ``MLPRegressor`` with plain SGD) and
-  ``torch`` (a plain PyTorch training loop).
+  ``sklearn`` (``MLPClassifier`` / ``MLPRegressor``, solver ``"sgd"`` or
+  ``"adam"``) and ``torch`` (a plain PyTorch training loop, ``optim.SGD`` or
+  ``optim.Adam``). Each uses the case's optimizer (:attr:`Case.optimizer`).
 * :func:`measure` -- seconds per epoch of one contender on one case: a warm-up
   fit first, so compile time is not counted, then one timed fit of enough
   epochs to last at least ``min_seconds``.
@@ -22,9 +26,9 @@ matplotlib are imported when first used, and a contender (or the plot) whose
 library is missing is skipped with the reason.
 
 Every contender trains the same network shape with the same batch size,
-learning rate and dtype. Their numbers differ (initial weights, shuffling, and
-scikit-learn's regressor has an identity output: see :func:`sklearn_trainer`);
-what is compared is the time an epoch takes.
+optimizer, learning rate and dtype. Their numbers differ (initial weights,
+shuffling, and scikit-learn's regressor has an identity output: see
+:func:`sklearn_trainer`); what is compared is the time an epoch takes.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType, SimpleNamespace
 from typing import Any, NamedTuple
 
@@ -54,6 +58,13 @@ import loopnet
 from . import datasets
 
 DTYPES = ("float64", "float32")
+
+OPTIMIZERS = ("sgd", "adam")
+"""What a case trains with: see :attr:`Case.optimizer`."""
+
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+"""Adam's hyperparameters in every contender (``torch.optim.Adam``'s and ``loopnet.Adam``'s defaults)."""
 
 
 class Unavailable(Exception):
@@ -77,6 +88,10 @@ class Case:
 
     ``batch_size`` None means full batch (one gradient step per epoch).
     ``data`` makes the rows, as float64; contenders convert them to their dtype.
+    ``optimizer`` is ``"sgd"``: plain gradient descent at ``lr`` (no momentum, no
+    weight decay), or ``"adam"``: Adam at ``lr`` with betas :data:`ADAM_BETAS`, eps
+    :data:`ADAM_EPS` and no weight decay (``loopnet.Adam``, ``torch.optim.Adam``,
+    scikit-learn's ``solver="adam"``).
     """
 
     name: str
@@ -88,6 +103,11 @@ class Case:
     loss: str
     lr: float
     data: Callable[[], Data]
+    optimizer: str = "sgd"
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
 
     @property
     def slug(self) -> str:
@@ -175,20 +195,39 @@ def _mnist_like() -> Data:
 _SIGMOID_SSE = {"activation": "sigmoid", "output_activation": "sigmoid", "loss": "sse"}
 _CLASSIFIER = {"activation": "relu", "output_activation": "softmax", "loss": "cross_entropy"}
 
+
+def adam_twin(case: Case, lr: float) -> Case:
+    """The Adam twin of an SGD case: the same network, rows and batch, named ``"<name> adam"``."""
+    return replace(case, name=f"{case.name} adam", optimizer="adam", lr=lr)
+
+
+_AND = Case("and 2-2-1", (2, 2, 1), 4, None, **_SIGMOID_SSE, lr=2.0, data=_and_data)
+_THREE_BIT = Case("three-bit 3-5-1", (3, 5, 1), 6, None, **_SIGMOID_SSE, lr=1.0, data=_three_bit_data)
+_PERCEPTRON = Case("perceptron 3-1", (3, 1), 7, None, **_SIGMOID_SSE, lr=0.05, data=_perceptron_data)
+_XOR = Case("xor 2-8-1", (2, 8, 1), 4, None, "tanh", "sigmoid", "bce", lr=1.0, data=_xor_data)
+_DIGITS_B32 = Case("digits 64-128-10 b32", (64, 128, 10), 1797, 32, **_CLASSIFIER, lr=0.1, data=_digits_data)
+_MNIST_B256 = Case("mnist-like 784-256-10 b256", (784, 256, 10), 10_000, 256, **_CLASSIFIER, lr=0.05,
+                   data=_mnist_like)  # fmt: skip
+
+# Adam's step is about lr per parameter whatever the gradient's scale, so the articles' full-batch
+# networks take 0.01 (their SGD rates, up to 2, would be far too big) and the minibatch ones 1e-3.
 _CASES = (
-    Case("and 2-2-1", (2, 2, 1), 4, None, **_SIGMOID_SSE, lr=2.0, data=_and_data),
-    Case("three-bit 3-5-1", (3, 5, 1), 6, None, **_SIGMOID_SSE, lr=1.0, data=_three_bit_data),
-    Case("perceptron 3-1", (3, 1), 7, None, **_SIGMOID_SSE, lr=0.05, data=_perceptron_data),
-    Case("xor 2-8-1", (2, 8, 1), 4, None, "tanh", "sigmoid", "bce", lr=1.0, data=_xor_data),
-    Case("digits 64-128-10 b32", (64, 128, 10), 1797, 32, **_CLASSIFIER, lr=0.1, data=_digits_data),
+    _AND, adam_twin(_AND, lr=0.01),
+    _THREE_BIT, adam_twin(_THREE_BIT, lr=0.01),
+    _PERCEPTRON, adam_twin(_PERCEPTRON, lr=0.01),
+    _XOR, adam_twin(_XOR, lr=0.01),
+    _DIGITS_B32, adam_twin(_DIGITS_B32, lr=1e-3),
     Case("digits 64-128-10 full", (64, 128, 10), 1797, None, **_CLASSIFIER, lr=0.1, data=_digits_data),
     Case("mnist-like 784-256-10 b64", (784, 256, 10), 10_000, 64, **_CLASSIFIER, lr=0.05, data=_mnist_like),
-    Case("mnist-like 784-256-10 b256", (784, 256, 10), 10_000, 256, **_CLASSIFIER, lr=0.05, data=_mnist_like),
+    _MNIST_B256, adam_twin(_MNIST_B256, lr=1e-3),
     Case("mnist-like 784-1024-1024-10 b256", (784, 1024, 1024, 10), 10_000, 256, **_CLASSIFIER, lr=0.02,
          data=_mnist_like),
 )  # fmt: skip
 CASES: dict[str, Case] = {case.name: case for case in _CASES}
-"""Every benchmark case by name, smallest work first (the articles' sizes, then digits and MNIST-like)."""
+"""Every benchmark case by name, smallest work first (the articles' sizes, then digits and MNIST-like).
+
+Each Adam case follows its SGD twin (:func:`adam_twin`): the same work per epoch but the update.
+"""
 
 
 def find_case(name: str) -> Case:
@@ -237,6 +276,10 @@ class Trainer:
 class LoopnetTrainer(Trainer):
     """``loopnet.Network`` from ``module`` (loopnet itself, or its plain-Python copy) on one backend.
 
+    An ``"sgd"`` case fits with ``lr=case.lr`` (plain SGD); an ``"adam"`` case with
+    ``optimizer=module.Adam(lr=case.lr)``, a fresh one with every new model (an
+    optimizer keeps its state and belongs to one network).
+
     ``threads`` limits the threads for the fit: Numba's for the loops, BLAS's for the
     NumPy twin (None leaves the defaults).
     """
@@ -249,6 +292,7 @@ class LoopnetTrainer(Trainer):
         self.backend = backend
         self.threads = threads
         self.net = None
+        self.optimizer = None
         if threads is not None and backend == "numpy":
             _threadpoolctl()  # fail now, with the reason, if it is missing
 
@@ -262,6 +306,11 @@ class LoopnetTrainer(Trainer):
             dtype=self.dtype.name,
             seed=0,
         )
+        if self.case.optimizer == "adam":
+            # module's own Adam: the plain-Python copy's fit accepts only the copy's optimizer classes
+            self.optimizer = self.module.Adam(lr=self.case.lr, betas=ADAM_BETAS, eps=ADAM_EPS)
+        else:
+            self.optimizer = None
 
     def _limits(self) -> contextlib.AbstractContextManager:
         if self.threads is None:
@@ -271,8 +320,12 @@ class LoopnetTrainer(Trainer):
         return numba_threads(self.threads)
 
     def _fit(self, X: np.ndarray, Y: np.ndarray, epochs: int) -> int:
+        if self.optimizer is None:
+            rule = {"lr": self.case.lr}
+        else:
+            rule = {"optimizer": self.optimizer}
         with self._limits():
-            history = self.net.fit(X, Y, epochs=epochs, lr=self.case.lr, batch_size=self.batch_size)
+            history = self.net.fit(X, Y, epochs=epochs, batch_size=self.batch_size, **rule)
         return len(history["loss"])
 
 
@@ -353,15 +406,18 @@ class SklearnTrainer(Trainer):
         self.model = None
 
     def new_model(self) -> None:
+        if self.case.optimizer == "adam":
+            beta_1, beta_2 = ADAM_BETAS
+            solver = {"solver": "adam", "beta_1": beta_1, "beta_2": beta_2, "epsilon": ADAM_EPS}
+        else:
+            solver = {"solver": "sgd", "learning_rate": "constant", "momentum": 0.0}
+            solver["nesterovs_momentum"] = False
         self.model = self._estimator(
             hidden_layer_sizes=self.case.sizes[1:-1],
             activation=_SKLEARN_ACTIVATIONS[self.case.activation],
-            solver="sgd",
+            **solver,
             batch_size=self.batch_size,
-            learning_rate="constant",
             learning_rate_init=self.case.lr,
-            momentum=0.0,
-            nesterovs_momentum=False,
             alpha=0.0,
             shuffle=True,
             tol=0.0,
@@ -379,11 +435,14 @@ class SklearnTrainer(Trainer):
 
 
 def sklearn_trainer(case: Case, dtype: str, data: Data) -> Trainer:
-    """scikit-learn's MLP with plain SGD, configured like loopnet's fit.
+    """scikit-learn's MLP with plain SGD or Adam, configured like loopnet's fit.
 
-    solver "sgd", learning_rate_init = lr, constant, no momentum, alpha = 0 (no L2),
-    shuffle, tol = 0 and n_iter_no_change = max_iter = epochs, so it runs every epoch;
-    the same hidden sizes, batch size and activation ("logistic" for sigmoid).
+    An ``"sgd"`` case: solver "sgd", learning_rate_init = lr, constant, no momentum.
+    An ``"adam"`` case: solver "adam", learning_rate_init = lr, beta_1 = 0.9,
+    beta_2 = 0.999, epsilon = 1e-8 (:data:`ADAM_BETAS`, :data:`ADAM_EPS`). Both:
+    alpha = 0 (no L2), shuffle, tol = 0 and n_iter_no_change = max_iter = epochs, so
+    it runs every epoch; the same hidden sizes, batch size and activation
+    ("logistic" for sigmoid).
 
     softmax + cross_entropy and sigmoid + bce cases use ``MLPClassifier`` (softmax or
     logistic output, log loss: the same model). Other cases, the articles' sigmoid +
@@ -448,7 +507,12 @@ class TorchTrainer(Trainer):
             elif self.out_activation is not None:
                 layers.append(self._activation(self.out_activation))
         self.model = nn.Sequential(*layers)
-        self.optimizer = self.torch.optim.SGD(self.model.parameters(), lr=self.case.lr)
+        if self.case.optimizer == "adam":
+            self.optimizer = self.torch.optim.Adam(
+                self.model.parameters(), lr=self.case.lr, betas=ADAM_BETAS, eps=ADAM_EPS
+            )
+        else:
+            self.optimizer = self.torch.optim.SGD(self.model.parameters(), lr=self.case.lr)
 
     def _fit(self, X: np.ndarray, Y: np.ndarray, epochs: int) -> int:
         torch = self.torch
@@ -471,7 +535,11 @@ class TorchTrainer(Trainer):
 
 
 def torch_trainer(case: Case, dtype: str, data: Data) -> Trainer:
-    """A plain PyTorch CPU loop: ``nn.Sequential`` of ``Linear`` + activation, ``torch.optim.SGD``.
+    """A plain PyTorch CPU loop: ``nn.Sequential`` of ``Linear`` + activation, ``optim.SGD`` or ``Adam``.
+
+    The optimizer is ``torch.optim.SGD(lr)`` for an ``"sgd"`` case and
+    ``torch.optim.Adam(lr, betas=(0.9, 0.999), eps=1e-8)`` (its defaults otherwise,
+    so the for-loop implementation on CPU) for an ``"adam"`` case.
 
     Per batch: zero_grad, forward, loss, backward, step; rows reshuffled each epoch with
     ``torch.randperm`` (skipped for full batch, as loopnet does, where order changes
@@ -515,8 +583,8 @@ _CONTENDERS = (
     Contender("numpy", "loopnet backend='numpy', default BLAS threads", _numpy),
     Contender("numpy-1t", "loopnet backend='numpy', BLAS limited to 1 thread (threadpoolctl)", _numpy_1t),
     Contender("python", "loopnet's loop kernels as plain Python (JIT off), tiny cases only", python_trainer),
-    Contender("sklearn", "scikit-learn MLPClassifier/MLPRegressor, solver='sgd'", sklearn_trainer),
-    Contender("torch", "PyTorch CPU: nn.Sequential, optim.SGD, default threads", torch_trainer),
+    Contender("sklearn", "scikit-learn MLPClassifier/MLPRegressor, solver='sgd' or 'adam'", sklearn_trainer),
+    Contender("torch", "PyTorch CPU: nn.Sequential, optim.SGD or optim.Adam, default threads", torch_trainer),
 )
 CONTENDERS: dict[str, Contender] = {c.name: c for c in _CONTENDERS}
 """Every contender by name; ``loops`` is the one every ratio is taken against."""
@@ -693,6 +761,7 @@ class Sweep:
 
 
 _ARTICLES = ("and 2-2-1", "three-bit 3-5-1", "perceptron 3-1", "xor 2-8-1")
+_DIGITS_B32_BOTH = ("digits 64-128-10 b32", "digits 64-128-10 b32 adam")
 
 _SWEEPS = (
     Sweep(
@@ -705,11 +774,12 @@ _SWEEPS = (
     ),
     Sweep(
         "quick",
-        cases=(*_ARTICLES, "digits 64-128-10 b32", "mnist-like 784-256-10 b256"),
+        cases=(*_ARTICLES, "xor 2-8-1 adam", *_DIGITS_B32_BOTH, "mnist-like 784-256-10 b256"),
         contenders=tuple(CONTENDERS),
         dtypes=DTYPES,
         min_seconds=0.2,
-        description="the article networks, digits b32 and mnist-like b256, every contender, about a minute",
+        description="the article networks, digits b32 and mnist-like b256, xor and digits b32 with Adam too, "
+        "every contender, about a minute",
     ),
     Sweep(
         "full",
@@ -717,7 +787,7 @@ _SWEEPS = (
         contenders=tuple(CONTENDERS),
         dtypes=DTYPES,
         min_seconds=0.5,
-        description="every case and contender, about four minutes on 2 cores",
+        description="every case (SGD and Adam) and contender, about five minutes on 2 cores",
     ),
 )
 SWEEPS: dict[str, Sweep] = {sweep.name: sweep for sweep in _SWEEPS}
@@ -768,6 +838,7 @@ def run(
                         "sizes": list(case.sizes),
                         "rows": case.rows,
                         "batch_size": case.batch_size,
+                        "optimizer": case.optimizer,
                         "dtype": dtype,
                         "contender": name,
                         "seconds_per_epoch": timing.seconds_per_epoch,
@@ -798,10 +869,11 @@ def save_json(results: dict[str, Any], path: str | os.PathLike) -> None:
     """Write the results of :func:`run` as JSON.
 
     ``records``: one per timing, with case, sizes, rows, batch_size (null = full batch),
-    dtype, contender, seconds_per_epoch, epochs_timed, flops_per_epoch, gflops and
-    ratio (this contender's seconds per epoch / loops' for the same case and dtype).
-    ``skipped``: contender x case x dtype not run, with the reason. ``environment``:
-    versions, CPU, threads, BLAS, date. ``data``: where each case's rows came from.
+    optimizer ("sgd" or "adam"), dtype, contender, seconds_per_epoch, epochs_timed,
+    flops_per_epoch, gflops and ratio (this contender's seconds per epoch / loops'
+    for the same case and dtype). ``skipped``: contender x case x dtype not run, with
+    the reason. ``environment``: versions, CPU, threads, BLAS, date. ``data``: where
+    each case's rows came from.
     """
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(results, fh, indent=2)

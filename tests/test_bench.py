@@ -1,4 +1,4 @@
-"""``loopnet bench`` and ``loopnet.benchmarks``: a smoke run, the FLOP count, plain Python, bad args."""
+"""``loopnet bench`` and ``loopnet.benchmarks``: a smoke run, the FLOP count, plain Python, Adam, bad args."""
 
 from __future__ import annotations
 
@@ -81,6 +81,7 @@ def test_tiny_sweep_writes_json_whose_ratios_are_time_over_loops_time(tiny_run):
         assert r["gflops"] == pytest.approx(r["flops_per_epoch"] / r["seconds_per_epoch"] / 1e9, rel=1e-12)
         case = benchmarks.CASES[r["case"]]
         assert (r["sizes"], r["rows"], r["batch_size"]) == (list(case.sizes), case.rows, case.batch_size)
+        assert r["optimizer"] == case.optimizer == "sgd"
     for key in ("python", "numpy", "numba", "cpu", "numba_threads", "date"):
         assert results["environment"][key], key
 
@@ -198,9 +199,10 @@ def test_plain_python_copy_trains_like_the_compiled_loops():
         np.testing.assert_allclose(b_p, b_c, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("case_name", ["xor 2-8-1", "xor 2-8-1 adam"])
 @pytest.mark.parametrize("name", list(benchmarks.CONTENDERS))
-def test_every_contender_runs_exactly_the_epochs_asked(name):
-    case = benchmarks.CASES["xor 2-8-1"]
+def test_every_contender_runs_exactly_the_epochs_asked(name, case_name):
+    case = benchmarks.CASES[case_name]
     try:
         trainer = benchmarks.make_trainer(case, name, "float64")
     except benchmarks.Unavailable as why:
@@ -219,6 +221,135 @@ def test_every_contender_runs_exactly_the_epochs_asked(name):
     assert trainer.fit(7) == 7  # scikit-learn stops early unless told not to: this catches it
     if name == "torch":
         assert steps == 7 * math.ceil(case.rows / trainer.batch_size)
+
+
+# --- the optimizer of a case --------------------------------------------------------------------
+
+ADAM_CASES = ["and 2-2-1", "three-bit 3-5-1", "perceptron 3-1", "xor 2-8-1", "digits 64-128-10 b32"]
+"""The SGD cases that must have an Adam twin ("<name> adam"): the ones the speed targets compare."""
+
+
+def test_a_case_trains_with_sgd_unless_told_and_refuses_unknown_optimizers():
+    case = benchmarks.CASES["and 2-2-1"]
+    assert case.optimizer == "sgd"
+    assert benchmarks.OPTIMIZERS == ("sgd", "adam")
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'; expected one of sgd, adam"):
+        benchmarks.Case(**{**vars(case), "optimizer": "rmsprop"})
+
+
+def test_adam_cases_are_twins_of_sgd_cases():
+    adam = [c for c in benchmarks.CASES.values() if c.optimizer == "adam"]
+    assert {c.name for c in adam} >= {f"{name} adam" for name in ADAM_CASES}
+    for case in benchmarks.CASES.values():
+        assert case.name.endswith(" adam") == (case.optimizer == "adam"), case.name
+    for case in adam:
+        twin = benchmarks.CASES[case.name.removesuffix(" adam")]
+        assert twin.optimizer == "sgd"
+        same = ("sizes", "rows", "batch_size", "activation", "output_activation", "loss", "data")
+        assert [getattr(case, f) for f in same] == [getattr(twin, f) for f in same], case.name
+        assert case.flops == twin.flops
+        assert benchmarks.find_case(case.slug) is case
+        assert 0 < case.lr <= 0.01  # Adam's step is about lr: the SGD rates (up to 2) would be too big
+    assert benchmarks.adam_twin(benchmarks.CASES["xor 2-8-1"], lr=0.01) == benchmarks.CASES["xor 2-8-1 adam"]
+
+
+def test_quick_and_full_sweeps_time_adam():
+    quick, full = benchmarks.SWEEPS["quick"], benchmarks.SWEEPS["full"]
+    assert {"digits 64-128-10 b32 adam", "xor 2-8-1 adam"} <= set(quick.cases)
+    assert set(full.cases) == set(benchmarks.CASES)
+    assert all(c.optimizer == "sgd" for c in map(benchmarks.CASES.get, benchmarks.SWEEPS["tiny"].cases))
+
+
+@pytest.mark.parametrize("optimizer", benchmarks.OPTIMIZERS)
+@pytest.mark.parametrize("name", list(benchmarks.CONTENDERS))
+def test_every_contender_uses_the_case_optimizer(name, optimizer):
+    case = benchmarks.CASES["xor 2-8-1" if optimizer == "sgd" else "xor 2-8-1 adam"]
+    try:
+        trainer = benchmarks.make_trainer(case, name, "float64")
+    except benchmarks.Unavailable as why:
+        pytest.skip(str(why))
+    trainer.new_model()
+    assert trainer.fit(1) == 1
+    if name == "torch":
+        import torch
+
+        opt = trainer.optimizer
+        assert type(opt) is (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)
+        (group,) = opt.param_groups
+        assert group["lr"] == case.lr and group["weight_decay"] == 0
+        if optimizer == "sgd":
+            assert group["momentum"] == 0 and not group["nesterov"]
+        else:
+            assert group["betas"] == (0.9, 0.999) and group["eps"] == 1e-8 and not group["amsgrad"]
+            assert len(opt.state) == len(group["params"])  # it stepped: every parameter has moments
+    elif name == "sklearn":
+        params = trainer.model.get_params()
+        assert params["solver"] == optimizer
+        assert (params["learning_rate_init"], params["alpha"], params["batch_size"]) == (case.lr, 0.0, 4)
+        if optimizer == "adam":
+            assert (params["beta_1"], params["beta_2"], params["epsilon"]) == (0.9, 0.999, 1e-8)
+        else:
+            assert (params["learning_rate"], params["momentum"]) == ("constant", 0.0)
+    elif optimizer == "sgd":
+        assert trainer.optimizer is None  # fit(lr=case.lr): plain SGD
+    else:
+        opt = trainer.optimizer
+        assert type(opt) is trainer.module.Adam  # the plain-Python copy's own class for "python"
+        assert (opt.lr, opt.betas, opt.eps, opt.weight_decay) == (case.lr, (0.9, 0.999), 1e-8, 0.0)
+        assert opt.steps == 1  # one full-batch epoch: one Adam step, on this very optimizer
+
+
+def _direct_fit(case, backend, epochs, optimizer):
+    """loopnet.Network on the case, trained by a fit written out by hand: what the trainer should do."""
+    data = case.data()
+    net = loopnet.Network(list(case.sizes), activation=case.activation,
+                          output_activation=case.output_activation, loss=case.loss, backend=backend,
+                          dtype="float64", seed=0)  # fmt: skip
+    if optimizer == "adam":
+        rule = {"optimizer": loopnet.Adam(lr=case.lr)}
+    else:
+        rule = {"lr": case.lr}
+    net.fit(data.X, data.Y, epochs=epochs, batch_size=case.batch_size, **rule)
+    return net.params
+
+
+@pytest.mark.parametrize(
+    ("name", "contender"),
+    [("digits 64-128-10 b32", "loops"), ("digits 64-128-10 b32", "numpy"), ("xor 2-8-1", "python")],
+)
+def test_loopnet_contenders_train_with_adam_exactly_like_loopnet_adam(name, contender):
+    case = benchmarks.CASES[f"{name} adam"]
+    epochs = 2
+    trainer = benchmarks.make_trainer(case, contender, "float64")
+    trainer.new_model()
+    assert trainer.fit(epochs) == epochs
+    assert trainer.optimizer.steps == epochs * math.ceil(case.rows / trainer.batch_size)
+    backend = "loops" if contender == "python" else contender
+    adam = _direct_fit(case, backend, epochs, "adam")
+    if contender == "python":  # plain Python against the compiled loops: rounding may differ
+        np.testing.assert_allclose(trainer.net.params, adam, rtol=1e-10, atol=1e-12)
+    else:
+        np.testing.assert_array_equal(trainer.net.params, adam)
+    sgd = _direct_fit(case, backend, epochs, "sgd")  # at Adam's lr: what it would be without the optimizer
+    assert np.max(np.abs(adam - sgd)) > 1e-4
+
+
+def test_every_new_model_gets_a_fresh_adam():
+    trainer = benchmarks.make_trainer(benchmarks.CASES["xor 2-8-1 adam"], "loops", "float64")
+    trainer.new_model()
+    first = trainer.optimizer
+    trainer.fit(5)
+    after_five = trainer.net.params.copy()
+    trainer.new_model()
+    assert trainer.optimizer is not first and trainer.optimizer.steps == 0
+    trainer.fit(5)
+    np.testing.assert_array_equal(trainer.net.params, after_five)  # no moments carried over
+
+
+def test_bench_runs_an_adam_case_by_its_slug(tmp_path):
+    _bench_in(tmp_path, "--cases", "xor-2-8-1-adam", "--contenders", "loops", "--no-plot", "--out", "out")
+    (record,) = json.loads((tmp_path / "out" / "bench.json").read_text())["records"]
+    assert (record["case"], record["optimizer"], record["contender"]) == ("xor 2-8-1 adam", "adam", "loops")
 
 
 def test_python_contender_refuses_big_cases_with_the_reason():
