@@ -689,91 +689,107 @@ def sgd_update_rows8(W, dW, WT, step, block):
 
 
 @fast_kernel
-def momentum_rows8(W, dW, D, V, WT, c, block):
-    """U2 (equals kernels.momentum_update) for rows 8 block .. 8 block + 7 of W, writing W.T as it goes.
-
-    c = (lr, momentum, dampening, nesterov, first step, -, -); D is the weight decay of each entry.
-    """
-    t = W.dtype.type
-    lr, mu, damp = t(c[0]), t(c[1]), t(1.0 - c[2])
-    nesterov, first = c[3] != 0.0, c[4] != 0.0
-    r0 = 8 * block
-    rows = min(8, W.shape[0] - r0)
-    for col in range(W.shape[1]):
-        wt = WT[col]
-        for k in range(rows):
-            i = r0 + k
-            w = W[i, col]
-            g = dW[i, col] + D[i, col] * w
-            if mu != 0:
-                vel = g if first else mu * V[i, col] + damp * g
-                V[i, col] = vel
-                g = g + mu * vel if nesterov else vel
-            w = w - lr * g
-            W[i, col] = w
-            wt[i] = w
-
-
-@fast_kernel
-def adam_rows8(W, dW, D, M, V, WT, c, block):
-    """U3 (equals kernels.adam_update) for rows 8 block .. 8 block + 7 of W, writing W.T as it goes.
-
-    c = (lr, lr / c1, sqrt(c2), beta1, beta2, eps, decoupled); D is the weight decay of each entry.
-    """
-    t = W.dtype.type
-    lr, step_size, root_c2 = t(c[0]), t(c[1]), t(c[2])
-    beta1, beta2, eps = t(c[3]), t(c[4]), t(c[5])
-    one = t(1.0)
-    decoupled = c[6] != 0.0
-    r0 = 8 * block
-    rows = min(8, W.shape[0] - r0)
-    for col in range(W.shape[1]):
-        wt = WT[col]
-        for k in range(rows):
-            i = r0 + k
-            w = W[i, col]
-            g = dW[i, col]
-            if decoupled:
-                w = w * (one - lr * D[i, col])
-            else:
-                g = g + D[i, col] * w
-            m = M[i, col] + (one - beta1) * (g - M[i, col])
-            v = beta2 * V[i, col] + (one - beta2) * g * g
-            M[i, col] = m
-            V[i, col] = v
-            w = w - step_size * (m / (np.sqrt(v) / root_c2 + eps))
-            W[i, col] = w
-            wt[i] = w
-
-
-@fast_kernel
-def update_rows8(kind, W, dW, D, M, V, WT, c, block):
-    """The optimizer's update (U1, U2 or U3) for rows 8 block .. 8 block + 7 of W, and W.T."""
-    if kind == PLAIN_SGD:
-        sgd_update_rows8(W, dW, WT, W.dtype.type(c[0]), block)
-    elif kind == SGD:
-        momentum_rows8(W, dW, D, M, WT, c, block)
-    else:
-        adam_rows8(W, dW, D, M, V, WT, c, block)
-
-
-@fast_kernel
-def update_layer(kind, W, dW, D, M, V, WT, c):
-    """The update of one layer's W (or b as a 1 x J row) and its transpose, on one thread."""
+def sgd_update_layer(W, dW, WT, step):
+    """U1 for one layer's W and its transpose, on one thread (see sgd_update_rows8)."""
     for block in range((W.shape[0] + 7) // 8):
-        update_rows8(kind, W, dW, D, M, V, WT, c, block)
+        sgd_update_rows8(W, dW, WT, step, block)
 
 
 @parallel_kernel
-def update_layer_par(kind, W, dW, D, M, V, WT, c):
-    """The update of one layer's W and its transpose, blocks of rows shared among threads."""
+def sgd_update_layer_par(W, dW, WT, step):
+    """U1 for one layer's W and its transpose, blocks of rows shared among threads."""
     for block in prange((W.shape[0] + 7) // 8):
-        update_rows8(kind, W, dW, D, M, V, WT, c, block)
+        sgd_update_rows8(W, dW, WT, step, block)
+
+
+# U2 and U3 do far more arithmetic per parameter than U1 (a square root and a
+# division for Adam), so they run along the flat, contiguous parameters, where
+# LLVM vectorises them, and W.T is rewritten by a transpose pass afterwards.
+
+
+@fast_kernel
+def momentum_flat(w, g, d, vel, c):
+    """U2 (equals kernels.momentum_update) on flat w, gradient g, decay d and velocity vel.
+
+    c = (lr, momentum, dampening, nesterov, first step, -, -).
+    """
+    t = w.dtype.type
+    lr, mu, damp = t(c[0]), t(c[1]), t(1.0 - c[2])
+    if mu == 0:
+        for p in range(w.shape[0]):
+            w[p] = w[p] - lr * (g[p] + d[p] * w[p])
+    elif c[4] != 0.0:  # the first step: v = g
+        for p in range(w.shape[0]):
+            gp = g[p] + d[p] * w[p]
+            vel[p] = gp
+            w[p] = w[p] - lr * (gp + mu * gp if c[3] != 0.0 else gp)
+    elif c[3] != 0.0:  # Nesterov
+        for p in range(w.shape[0]):
+            gp = g[p] + d[p] * w[p]
+            v = mu * vel[p] + damp * gp
+            vel[p] = v
+            w[p] = w[p] - lr * (gp + mu * v)
+    else:
+        for p in range(w.shape[0]):
+            gp = g[p] + d[p] * w[p]
+            v = mu * vel[p] + damp * gp
+            vel[p] = v
+            w[p] = w[p] - lr * v
+
+
+@fast_kernel
+def adam_flat(w, g, d, m, v, c):
+    """U3 (equals kernels.adam_update) on flat w, gradient g, decay d and moments m, v.
+
+    c = (lr, lr / c1, sqrt(c2), beta1, beta2, eps, decoupled). The loops start
+    at 0 over whole (sliced) arrays, so LLVM sees plain strides and vectorises
+    them, square root and division included.
+    """
+    t = w.dtype.type
+    lr, step_size, root_c2 = t(c[0]), t(c[1]), t(c[2])
+    beta1, beta2, eps, one = t(c[3]), t(c[4]), t(c[5]), t(1.0)
+    if c[6] != 0.0:  # AdamW: decoupled weight decay
+        for p in range(w.shape[0]):
+            gp = g[p]
+            mp = m[p] + (one - beta1) * (gp - m[p])
+            vp = beta2 * v[p] + (one - beta2) * gp * gp
+            m[p] = mp
+            v[p] = vp
+            w[p] = w[p] * (one - lr * d[p]) - step_size * (mp / (np.sqrt(vp) / root_c2 + eps))
+    else:
+        for p in range(w.shape[0]):
+            gp = g[p] + d[p] * w[p]
+            mp = m[p] + (one - beta1) * (gp - m[p])
+            vp = beta2 * v[p] + (one - beta2) * gp * gp
+            m[p] = mp
+            v[p] = vp
+            w[p] = w[p] - step_size * (mp / (np.sqrt(vp) / root_c2 + eps))
+
+
+@fast_kernel
+def update_flat(kind, w, g, d, m, v, c, lo, hi):
+    """U2 or U3, by the optimizer's kind, on entries lo .. hi - 1 of the flat arrays (as slices)."""
+    if kind == SGD:
+        momentum_flat(w[lo:hi], g[lo:hi], d[lo:hi], m[lo:hi], c)
+    else:
+        adam_flat(w[lo:hi], g[lo:hi], d[lo:hi], m[lo:hi], v[lo:hi], c)
+
+
+FLAT_BLOCK = 4096
+"""Entries per block of a threaded U2 or U3 update."""
+
+
+@parallel_kernel
+def update_flat_par(kind, w, g, d, m, v, c, lo, hi):
+    """update_flat on entries lo .. hi - 1, blocks of FLAT_BLOCK shared among threads."""
+    for block in prange((hi - lo + FLAT_BLOCK - 1) // FLAT_BLOCK):
+        start = lo + block * FLAT_BLOCK
+        update_flat(kind, w, g, d, m, v, c, start, min(start + FLAT_BLOCK, hi))
 
 
 @kernel
 def coefficients(opt, lr):
-    """The scalars one update needs, as the fast kernels take them (see momentum_rows8, adam_rows8).
+    """The scalars one update needs, as the fast kernels take them (see momentum_flat, adam_flat).
 
     Counts the step first, as kernels.update does.
     """
@@ -856,23 +872,36 @@ def use_threads(threaded, N, I, J):
 
 @fast_kernel
 def update_all(opt, params, paramsT, grads, sizes, lr, threaded):
-    """One optimizer step for every layer (equals kernels.update), refreshing each W.T in the same pass."""
+    """One optimizer step for every layer (equals kernels.update), refreshing each W.T.
+
+    U1 writes W and W.T in one pass (sgd_update_rows8); U2 and U3 update the
+    layer's flat parameters (vectorised), then transpose W into W.T.
+    """
     c = coefficients(opt, lr)
+    step = params.dtype.type(lr)
+    off = 0
     for l in range(sizes.shape[0] - 1):
         W, b = param_views_c(params, sizes, l)
         dW, db = param_views_c(grads, sizes, l)
-        D, Db = param_views_c(opt.decay, sizes, l)
-        M, Mb = param_views_c(opt.m, sizes, l)
-        V, Vb = param_views_c(opt.v, sizes, l)
         WT = weight_t_view(paramsT, sizes, l)
-        J = b.shape[0]
-        _, bT = param_views_c(paramsT, sizes, l)  # paramsT's bias slots are spare: b's "transpose" goes there
-        update_layer(opt.kind, b.reshape((1, J)), db.reshape((1, J)), Db.reshape((1, J)), Mb.reshape((1, J)),
-                     Vb.reshape((1, J)), bT.reshape((J, 1)), c)  # fmt: skip
-        if use_threads(threaded, 8, W.shape[0], W.shape[1]):  # memory-bound: worth threads sooner
-            update_layer_par(opt.kind, W, dW, D, M, V, WT, c)
+        I, J = W.shape
+        big = use_threads(threaded, 8, I, J)  # memory-bound: worth threads sooner
+        if opt.kind == PLAIN_SGD:
+            for j in range(J):
+                b[j] -= step * db[j]
+            if big:
+                sgd_update_layer_par(W, dW, WT, step)
+            else:
+                sgd_update_layer(W, dW, WT, step)
         else:
-            update_layer(opt.kind, W, dW, D, M, V, WT, c)
+            update_flat(opt.kind, params, grads, opt.decay, opt.m, opt.v, c, off + I * J, off + I * J + J)
+            if big:
+                update_flat_par(opt.kind, params, grads, opt.decay, opt.m, opt.v, c, off, off + I * J)
+                transpose_par(W, WT)
+            else:
+                update_flat(opt.kind, params, grads, opt.decay, opt.m, opt.v, c, off, off + I * J)
+                transpose(W, WT)
+        off += I * J + J
 
 
 @fast_kernel
@@ -1076,13 +1105,13 @@ def output_step_small(loss_code, code, zbuf, abuf, dbuf, out, m, Y, wb, S, order
 
 
 @kernel
-def train_epochs_small(net, opt, run, first, count, threaded):
+def train_epochs_small(net, opt, run, first, count):
     """kernels.train_epochs for tiny networks: the same loops, on flat offsets instead of views.
 
     Layer l's W[i, j] is params[w + i * J + j] and b[j] is params[w + I * J + j]
     (w = the layer's offset); row n of its z, a and delta is at c * u + n * J
     (c = batch capacity, u = units in the layers before it), as in kernels.py.
-    The update, the validation loss and end_of_epoch are the plain kernels'.
+    The update, the validation loss (on however many rows) and end_of_epoch are the plain kernels'.
     """
     X, Y, order = run.X, run.Y, run.order
     params, grads, sizes, acts, loss_code = net.params, net.grads, net.sizes, net.acts, net.loss_code
@@ -1170,8 +1199,8 @@ def train_epochs_small(net, opt, run, first, count, threaded):
                             dbuf[q] = s * derivative_scalar(acts[l - 1], zbuf[q], abuf[q])
             _plain.update(opt, params, grads, run.lrs[e])
         run.losses[e] = total
-        if run.Xv.shape[0] > 0:
-            run.val_losses[e] = validation_loss_fast(net, run, threaded)
+        if run.Xv.shape[0] > 0:  # the plain loops: compiling the blocked ones would cost a tiny fit 30 s
+            run.val_losses[e] = _plain.validation_loss(net, run)
         status = end_of_epoch(net, opt, run, e)
         if status != RUNNING:
             return e - first + 1, status
@@ -1237,7 +1266,7 @@ def train_epochs(net, opt, run, first, count, path="auto"):
     ``XbT`` like Xb, ``aTbuf`` and ``dTbuf`` like zbuf): loopnet.training makes them.
     """
     if _small(path, net.sizes, min(run.batch_size, run.X.shape[0])):
-        return train_epochs_small(net, opt, run, first, count, _threaded())
+        return train_epochs_small(net, opt, run, first, count)
     return train_epochs_fast(net, opt, run, first, count, _threaded())
 
 
@@ -1280,26 +1309,19 @@ def bias_grad(delta, db):
     bias_grad_fast(np.ascontiguousarray(delta.T), db)
 
 
-def _update_flat(kind, params, grads, decay, m, v, c):
-    """update_layer on the parameters as one (1, P) row: what training runs for each layer."""
-    row = (1, params.shape[0])
-    update_layer(kind, params.reshape(row), grads.reshape(row), decay.reshape(row), m.reshape(row),
-                 v.reshape(row), np.empty(row[::-1], dtype=params.dtype), c)  # fmt: skip
-
-
 def sgd_update(params, grads, lr):
-    """kernels.sgd_update, by the fast update (U1 branch)."""
-    empty = np.empty_like(params)
-    _update_flat(PLAIN_SGD, params, grads, empty, empty, empty, (lr, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0))
+    """kernels.sgd_update, by sgd_update_layer (what training runs) on the parameters as one (1, P) row."""
+    W = params.reshape((1, -1))
+    sgd_update_layer(W, grads.reshape((1, -1)), np.empty(W.shape[::-1], dtype=W.dtype), params.dtype.type(lr))
 
 
 def momentum_update(params, grads, decay, velocity, lr, momentum, dampening, nesterov, first):
-    """kernels.momentum_update, by the fast update (momentum_rows8)."""
+    """kernels.momentum_update, by momentum_flat (what training runs)."""
     c = (lr, momentum, dampening, float(nesterov), float(first), 0.0, 0.0)
-    _update_flat(SGD, params, grads, decay, velocity, velocity, c)
+    update_flat(SGD, params, grads, decay, velocity, velocity, c, 0, params.shape[0])
 
 
 def adam_update(params, grads, decay, m, v, t, lr, beta1, beta2, eps, decoupled):
-    """kernels.adam_update, by the fast update (adam_rows8)."""
+    """kernels.adam_update, by adam_flat (what training runs)."""
     c = (lr, lr / (1.0 - beta1**t), math.sqrt(1.0 - beta2**t), beta1, beta2, eps, float(decoupled))
-    _update_flat(ADAMW, params, grads, decay, m, v, c)
+    update_flat(ADAMW, params, grads, decay, m, v, c, 0, params.shape[0])
