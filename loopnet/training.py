@@ -362,10 +362,11 @@ def _callbacks(callbacks) -> list[Callable]:
 def _ctrl_c_ends_the_chunk():
     """While training, Ctrl-C sets a flag read between chunks; a second Ctrl-C interrupts as usual."""
     pressed = [False]
-    if threading.current_thread() is not threading.main_thread():
-        yield pressed  # signals reach the main thread only
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if main else None
+    if previous is None or previous == signal.SIG_IGN:
+        yield pressed  # not the main thread (signals reach only it), or Ctrl-C is ignored on purpose
         return
-    previous = signal.getsignal(signal.SIGINT)
 
     def handler(signum, frame):
         if pressed[0] and callable(previous):
@@ -486,7 +487,8 @@ def fit(
             if status == _k.EARLY_STOPPING:
                 history.stopped = "early_stopping"
                 break
-            if any(cb(net, history) is True for cb in list(callbacks)):
+            answers = [cb(net, history) for cb in callbacks]  # every callback sees every chunk
+            if any(answer is not None and bool(answer) for answer in answers):
                 history.stopped = "callback"
                 break
             if pressed[0]:

@@ -326,6 +326,21 @@ def test_callbacks_see_the_network_and_history_and_can_stop():
     np.testing.assert_array_equal(seen[-1][1], same.params)
 
 
+def test_every_callback_sees_the_chunk_that_one_of_them_stops():
+    X, Y = data()
+    calls = {"first": 0, "second": 0}
+
+    def first(net, history):
+        calls["first"] += 1
+        return True
+
+    def second(net, history):
+        calls["second"] += 1
+
+    history = network("loops").fit(X, Y, epochs=50, lr=0.1, callbacks=[first, second])
+    assert history.stopped == "callback" and calls == {"first": 1, "second": 1}
+
+
 def test_an_exception_in_a_callback_propagates_with_the_network_at_a_completed_epoch():
     X, Y = data()
     count = []
