@@ -368,7 +368,16 @@ def test_progress_bar_shows_epochs_and_losses(capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_ctrl_c_stops_at_the_end_of_a_chunk_with_network_and_history_agreeing():
+@pytest.fixture
+def ctrl_c_interrupts():
+    """Python's own SIGINT handler for the test: a job started in the background inherits Ctrl-C ignored,
+    and fit leaves an ignored Ctrl-C ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_stops_at_the_end_of_a_chunk_with_network_and_history_agreeing(ctrl_c_interrupts):
     X, Y = data()
     calls = []
 
@@ -387,9 +396,17 @@ def test_ctrl_c_stops_at_the_end_of_a_chunk_with_network_and_history_agreeing():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back after the fit
 
 
+def test_an_ignored_ctrl_c_stays_ignored(ctrl_c_interrupts):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    seen = []
+    network("loops").fit(*data(), epochs=3, lr=0.1, callbacks=lambda net, h: seen.append(signal.getsignal(2)))
+    assert seen and all(handler == signal.SIG_IGN for handler in seen)
+
+
 CTRL_C_SCRIPT = textwrap.dedent(
     """
-    import sys, warnings, numpy as np, loopnet
+    import signal, sys, warnings, numpy as np, loopnet
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with Ctrl-C ignored
     X = np.random.default_rng(0).normal(size=(300, 20)); Y = np.tanh(X[:, :2])
     net = loopnet.Network([20, 64, 2], activation="tanh", output_activation="identity", loss="mse", seed=0)
     net.fit(X[:4], Y[:4], epochs=1, lr=0.01)  # compiled before the parent's Ctrl-C
@@ -513,3 +530,74 @@ def test_an_overflowing_parameter_stops_training(backend):
         net.fit(X, Y, epochs=3, lr=1e300)
     assert caught.value.epoch == 0 and len(caught.value.history["loss"]) == 0
     np.testing.assert_array_equal(net.params, before)
+
+
+# --- the stopping rules at their edges -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("monitor", ["loss", "val_loss"])
+def test_an_epoch_that_ties_the_best_is_no_improvement(backend, monitor):
+    """EarlyStopping's rule: an epoch improves when it is below the best by more than min_delta, so a tie
+    does not. Zero weights and targets whose columns sum to 0 over the full batch make every gradient
+    exactly 0 (a = 0, the output deltas +-1/8 cancel, tanh(0) = 0 hides the rest): the parameters never
+    move, every epoch's loss is mean(Y^2) = 1 exactly, and the run stops after 1 + patience epochs."""
+    net = network(backend)
+    net.set_weights([(np.zeros_like(W), np.zeros_like(b)) for W, b in net.weights])
+    X, _ = data(rows=8)
+    Y = np.array([[1.0, -1.0], [-1.0, 1.0]] * 4)
+    stop = loopnet.EarlyStopping(patience=3, monitor=monitor)
+    history = net.fit(X, Y, epochs=50, optimizer=loopnet.Adam(0.1), validation=(X, Y), early_stopping=stop)
+    np.testing.assert_array_equal(history["loss"], [1.0] * 4)
+    np.testing.assert_array_equal(history["val_loss"], [1.0] * 4)
+    assert history.stopped == "early_stopping" and history.best_epoch == 0
+    assert not np.any(net.params)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", ["sgd-momentum", "adam"])
+def test_divergence_puts_back_the_optimizer_state_of_the_last_finite_epoch(backend, name):
+    """DivergenceError leaves the optimizer as it was after the last finite epoch, not only the network: its
+    step count is that epoch's (counted by hand: two epochs of three batches), and a fit continuing with the
+    same optimizer object equals torch.optim running the two finite epochs and the three more as one run."""
+    X, Y = data()
+    cls, kw = RULES[name]
+    lr = 0.01 if "adam" in name else 0.05
+    start = network(backend)  # the initial weights, for torch
+    net = network(backend)
+    opt = cls(lr, **kw)
+    lrs = np.array([lr, lr, 1e300, 1e300])  # the first step of epoch 2 sends the weights to ~1e300
+    with pytest.raises(loopnet.DivergenceError) as caught:
+        net.fit(X, Y, epochs=4, batch_size=7, optimizer=opt, schedule=lrs, shuffle=False)
+    assert caught.value.epoch == 2
+    assert opt.steps == 2 * 3, "the optimizer kept the diverged epoch's steps"
+    net.fit(X, Y, epochs=3, batch_size=7, optimizer=opt, shuffle=False)
+    assert opt.steps == 5 * 3
+    want = torch_train(start, X, Y, name, lr, 5, 7, np.ones(X.shape[0]), classes=False)
+    scale = max(np.abs(W).max() for W, _ in want)
+    for (W, b), (tW, tb) in zip(net.weights, want):
+        assert np.abs(W - tW).max() <= 1e-10 * scale and np.abs(b - tb).max() <= 1e-10 * scale
+
+
+def test_the_ctrl_c_handler_is_put_back_when_fit_raises():
+    """fit puts back whatever SIGINT handler it found, also when it ends by an exception (a divergence, a
+    callback's error): the oracle is a handler this test installs."""
+    X, Y = data()
+
+    def mine(signum, frame):  # pragma: no cover - never called
+        pass
+
+    def boom(net, history):
+        raise RuntimeError("from the callback")
+
+    before = signal.signal(signal.SIGINT, mine)
+    try:
+        net = network("loops", activation="identity", output_activation="identity", loss="sse")
+        with pytest.raises(loopnet.DivergenceError):
+            net.fit(X * 1e3, Y, epochs=50, lr=10.0)
+        assert signal.getsignal(signal.SIGINT) is mine
+        with pytest.raises(RuntimeError, match="from the callback"):
+            training.fit(network("loops"), X, Y, 10, 0.1, None, callbacks=boom, chunk_seconds=1e-9)
+        assert signal.getsignal(signal.SIGINT) is mine
+    finally:
+        signal.signal(signal.SIGINT, before)
