@@ -518,19 +518,30 @@ def _next_chunk(ran: int, elapsed: float, chunk_seconds: float) -> int:
 
 
 def _record(history: History, run, seconds, done: int, validation: bool, early_stopping) -> None:
-    """Point the history at the first ``done`` epochs (views: the run's arrays are this fit's own)."""
+    """Point the history at the first ``done`` epochs (views: the run's arrays are this fit's own).
+
+    The best epoch is updated from the epochs added since the last call only: a chunk's bookkeeping
+    costs the same at epoch 10 and at epoch 10 million.
+    """
+    before = len(history.get("loss", ()))
     history["loss"] = run.losses[:done]
     if validation:
         history["val_loss"] = run.val_losses[:done]
     history["lr"] = run.lrs[:done]
     history["seconds"] = seconds[:done]
-    if not done:
+    if done <= before:
         return
     if early_stopping is not None:
         history.best_epoch = int(run.waits[1]) if run.best[0] < math.inf else None
-    else:
-        watched = history["val_loss"] if validation else history["loss"]
-        history.best_epoch = int(np.nanargmin(watched)) if np.any(np.isfinite(watched)) else None
+        return
+    new = (history["val_loss"] if validation else history["loss"])[before:done]
+    if np.any(np.isfinite(new)):
+        e = before + int(np.nanargmin(new))
+        if history.best_epoch is None or new[e - before] < history[_WATCHED[validation]][history.best_epoch]:
+            history.best_epoch = e
+
+
+_WATCHED = {True: "val_loss", False: "loss"}
 
 
 def _run(net, X, Y, sw, Xv, Yv, swv, lrs, B, shuffle, rng_state, early_stopping, opt) -> _k.Run:
