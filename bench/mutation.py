@@ -15,7 +15,8 @@ catalog runs on old and new code alike). For each mutant the runner:
    (``python -c "import loopnet; print(loopnet.__file__)"``), and, from inside the pytest run, records
    which loopnet the tests imported (a ``-p`` plugin written next to the copy, not a conftest);
 4. runs ``nice python -m pytest <tests> -x -q -p no:cacheprovider`` with the copy first on PYTHONPATH
-   and a fresh, empty NUMBA_CACHE_DIR (so nothing compiled for another mutant is reused), under a
+   and a fresh, empty NUMBA_CACHE_DIR (so nothing compiled for another mutant is reused), with Ctrl-C at
+   its default disposition (a run started in the background would pass it on ignored), under a
    per-mutant timeout; a timeout counts as killed and is reported as such.
 
 The mutant is *killed* when pytest fails (the first failing test is taken from its summary), *survived*
@@ -40,7 +41,10 @@ tolerance (``--all-tests`` runs everything):
 
 With that selection a surviving mutant took 75-150 s (230 s with the float32 cases, under heavier load),
 a mutant killed in test_kernels.py 3-60 s, and the whole catalog against 3285ec5's tests 45 minutes
-plus a 143 s baseline. The modules run in the order of :data:`MODULE_ORDER` (the numeric ones
+plus a 143 s baseline. After the training rewrite (0700fb7 with fast.py's update as 95ae764 has it; two
+shared cores, another suite running) the baseline took 451 s, a surviving mutant 280-380 s, a mutant
+killed in test_kernels.py 5-75 s, and the 40 mutants of the training code (the 14 it re-targeted and
+the 26 written for it) 59 minutes. The modules run in the order of :data:`MODULE_ORDER` (the numeric ones
 that kill quickly first), modules not named there after them, alphabetically; the first failing test
 reported therefore depends on that order.
 
@@ -191,7 +195,10 @@ CATALOG: tuple[Mutant, ...] = (
     _m("fast-step-float32", "fast.py",
        "    step = params.dtype.type(lr)\n",
        "    step = np.float32(lr)\n",
-       "sgd_update_all rounds the learning rate to float32 for float64 networks too"),
+       "the fast U1 (sgd_update_all, update_all since 95ae764; update_rows8 in da8221a..0700fb7) rounds the "
+       "learning rate to float32 for float64 networks too",
+       variants=(("sgd_update_rows8(W, dW, WT, W.dtype.type(c[0]), block)",
+                  "sgd_update_rows8(W, dW, WT, np.float32(c[0]), block)"),)),
     # --- fast.py, threaded drivers ---------------------------------------------------------------
     _m("par-b2-drops-fprime", "fast.py",
        "        for band in prange((delta.shape[0] + 3) // 4):\n"
@@ -206,7 +213,13 @@ CATALOG: tuple[Mutant, ...] = (
        "        sgd_update_rows8(W, dW, WT, step, block)\n",
        "    for block in prange((W.shape[0] + 7) // 8):\n"
        "        sgd_update_rows8(W, dW, WT, step + step, block)\n",
-       "sgd_update_layer_par steps twice as far as the serial update"),
+       "sgd_update_layer_par steps twice as far as the serial update (update_layer_par in "
+       "da8221a..0700fb7: lr doubled, for U1 and U2; Adam's step is c[1], so only AdamW's decay doubles)",
+       variants=(("    for block in prange((W.shape[0] + 7) // 8):\n"
+                  "        update_rows8(kind, W, dW, D, M, V, WT, c, block)\n",
+                  "    for block in prange((W.shape[0] + 7) // 8):\n"
+                  "        update_rows8(kind, W, dW, D, M, V, WT,"
+                  " (c[0] + c[0], c[1], c[2], c[3], c[4], c[5], c[6]), block)\n"),)),
     _m("par-b3-drops-last-band", "fast.py",
        "        for band in prange((a_prevT.shape[0] + 3) // 4):\n",
        "        for band in prange(a_prevT.shape[0] // 4):\n",
@@ -224,21 +237,35 @@ CATALOG: tuple[Mutant, ...] = (
     _m("tiny-mse-scale-per-m", "fast.py",
        "    c = 1.0 if loss_code == SSE else 2.0 / (m * K)\n",
        "    c = 1.0 if loss_code == SSE else 2.0 / m\n",
-       "output_step_small's mse delta scaled by 2/m instead of 2/(m K) (right for one output)"),
+       "output_step_small's mse delta scaled by 2/m instead of 2/(m K) (right for one output); weighted "
+       "since da8221a: 2 w_n / S instead of 2 w_n / (S K)",
+       variants=(("            c = 2.0 * wb[n] / (S * K)\n", "            c = 2.0 * wb[n] / S\n"),)),
     _m("tiny-bce-scale-per-m", "fast.py",
        "        scale = 1.0 / (m * K)\n",
        "        scale = 1.0 / m\n",
-       "output_step_small's bce delta scaled by 1/m instead of 1/(m K) (right for one output)"),
+       "output_step_small's bce delta scaled by 1/m instead of 1/(m K) (right for one output); weighted "
+       "since da8221a: w_n / S instead of w_n / (S K)",
+       variants=(("        else:  # bce (with a sigmoid output: the other pair is softmax)\n"
+                  "            c = wb[n] / (S * K)\n",
+                  "        else:  # bce (with a sigmoid output: the other pair is softmax)\n"
+                  "            c = wb[n] / S\n"),)),
     _m("tiny-softmax-sse-takes-ce-delta", "fast.py",
        "output_delta(loss_code, SOFTMAX, z, a, Ym, dbuf[out : out + m * nL].reshape((m, nL)))",
        "output_delta(_plain.CROSS_ENTROPY, SOFTMAX, z, a, Ym, dbuf[out : out + m * nL].reshape((m, nL)))",
-       "train_sgd_small's softmax branch takes the cross-entropy delta whatever the loss (sse, mse)"),
+       "train_sgd_small's (train_epochs_small's) softmax branch takes the cross-entropy delta whatever the "
+       "loss (sse, mse)",
+       variants=(("output_delta(loss_code, SOFTMAX, z, a, Ym, wm, dbuf[out : out + m * nL].reshape((m, nL)))",
+                  "output_delta(_plain.CROSS_ENTROPY, SOFTMAX, z, a, Ym, wm, "
+                  "dbuf[out : out + m * nL].reshape((m, nL)))"),)),
     _m("tiny-epoch-weight-nominal-batch", "fast.py",
        "                )\n"
        "            total += batch_loss if summed else batch_loss * (m / N)\n",
        "                )\n"
        "            total += batch_loss if summed else batch_loss * (B / N)\n",
-       "train_sgd_small weights each batch's mean loss by B/N, wrong for a short last batch"),
+       "train_sgd_small (train_epochs_small) weights each batch's mean loss by B/N, the nominal batch's "
+       "share, not m/N (since da8221a: its weight's share): wrong for a short last batch",
+       variants=(("total += batch_loss if loss_code == SSE else batch_loss * (batch_weight / total_weight)",
+                  "total += batch_loss if loss_code == SSE else batch_loss * (B / N)"),)),
     _m("tiny-b2-own-activation", "fast.py",
        "dbuf[q] = s * derivative_scalar(acts[l - 1], zbuf[q], abuf[q])",
        "dbuf[q] = s * derivative_scalar(acts[l], zbuf[q], abuf[q])",
@@ -253,7 +280,10 @@ CATALOG: tuple[Mutant, ...] = (
     _m("plain-ce-delta-drops-rowsum", "kernels.py",
        "                delta[n, k] = (a[n, k] * s - Y[n, k]) * scale\n",
        "                delta[n, k] = (a[n, k] - Y[n, k]) * scale\n",
-       "softmax + cross_entropy delta as (a - y)/N: right for one-hot rows, wrong for soft targets"),
+       "softmax + cross_entropy delta as (a - y)/N (weighted: (a - y) c_n): right for one-hot rows, wrong "
+       "for soft targets",
+       variants=(("                delta[n, k] = (a[n, k] * s - Y[n, k]) * c\n",
+                  "                delta[n, k] = (a[n, k] - Y[n, k]) * c\n"),)),
     _m("plain-shuffle-sattolo", "kernels.py",
        "        j = x % (i + 1)\n",
        "        j = x % i\n",
@@ -261,15 +291,25 @@ CATALOG: tuple[Mutant, ...] = (
     _m("plain-bce-scale-per-n", "kernels.py",
        "        scale = 1.0 / (N * K)\n",
        "        scale = 1.0 / N\n",
-       "sigmoid + bce delta scaled by 1/N instead of 1/(N K) (right for one output)"),
+       "sigmoid + bce delta scaled by 1/N instead of 1/(N K) (right for one output); weighted since da8221a: "
+       "w_n / S instead of w_n / (S K)",
+       variants=(("            c = sw[n] / (S * K)\n", "            c = sw[n] / S\n"),)),
     _m("plain-update-skips-last", "kernels.py",
        "    for p in range(params.shape[0]):\n",
        "    for p in range(params.shape[0] - 1):\n",
-       "the plain U1 never updates the last parameter (the output layer's last bias)"),
+       "the plain U1 never updates the last parameter (the output layer's last bias)",
+       variants=(("    for p in range(params.shape[0]):\n"  # U2 and U3 loop the same way since da8221a
+                  "        params[p] -= lr * grads[p]\n",
+                  "    for p in range(params.shape[0] - 1):\n"
+                  "        params[p] -= lr * grads[p]\n"),)),
     _m("plain-epoch-weight-nominal-batch", "kernels.py",
        "total += batch_loss if summed else batch_loss * (m / N)",
        "total += batch_loss if summed else batch_loss * (B / N)",
-       "train_sgd weights each batch's mean loss by B/N, wrong for a short last batch"),
+       "train_sgd (train_epochs) weights each batch's mean loss by B/N, the nominal batch's share, not m/N "
+       "(since da8221a: its weight's share): wrong for a short last batch",
+       variants=(("total += batch_loss if net.loss_code == SSE else "
+                  "batch_loss * (batch_weight / total_weight)",
+                  "total += batch_loss if net.loss_code == SSE else batch_loss * (B / N)"),)),
     _m("plain-softmax-max-skips-last", "kernels.py",
        "            for j in range(1, J):\n"
        "                if z[n, j] > m:\n",
@@ -279,7 +319,10 @@ CATALOG: tuple[Mutant, ...] = (
     _m("plain-mse-loss-per-n", "kernels.py",
        "    return total / (N * K)  # mse\n",
        "    return total / N  # mse\n",
-       "loss_value's mse averaged over samples only (right for one output)"),
+       "loss_value's mse averaged over samples only (right for one output); weighted since da8221a: "
+       "total / S instead of total / (S K), for bce too",
+       variants=(("    return total / (S * K)  # mse, bce: the mean over outputs too\n",
+                  "    return total / S  # mse, bce: the mean over outputs too\n"),)),
     _m("plain-b2-a-for-z", "kernels.py",
        "            delta_prev[n, i] = s * derivative_scalar(code, z_prev[n, i], a_prev[n, i])\n",
        "            delta_prev[n, i] = s * derivative_scalar(code, a_prev[n, i], a_prev[n, i])\n",
@@ -306,7 +349,9 @@ CATALOG: tuple[Mutant, ...] = (
     _m("twin-ce-delta-drops-rowsum", "kernels_np.py",
        "np.multiply(a * Y.sum(axis=1, keepdims=True) - Y, 1.0 / N, out=delta)",
        "np.multiply(a - Y, 1.0 / N, out=delta)",
-       "the twin's softmax + cross_entropy delta as (a - y)/N: wrong for soft targets"),
+       "the twin's softmax + cross_entropy delta as (a - y)/N (weighted: (a - y) c): wrong for soft targets",
+       variants=(("np.multiply(a * Y.sum(axis=1, keepdims=True) - Y, c, out=delta)",
+                  "np.multiply(a - Y, c, out=delta)"),)),
     _m("twin-softmax-column-max", "kernels_np.py",
        "np.subtract(z, z.max(axis=1, keepdims=True), out=a)",
        "np.subtract(z, z.max(axis=0, keepdims=True), out=a)",
@@ -314,7 +359,8 @@ CATALOG: tuple[Mutant, ...] = (
     _m("twin-mse-delta-drops-2", "kernels_np.py",
        "np.float64(1.0 if loss_code == SSE else 2.0 / (N * K))",
        "np.float64(1.0 if loss_code == SSE else 1.0 / (N * K))",
-       "the twin's mse delta forgets the 2 of the square's derivative"),
+       "the twin's mse delta forgets the 2 of the square's derivative",
+       variants=(("{MSE: 2.0, BCE: 1.0, CROSS_ENTROPY: K}", "{MSE: 1.0, BCE: 1.0, CROSS_ENTROPY: K}"),)),
     _m("twin-b2-z-a-swapped", "kernels_np.py",
        "    delta_prev *= derivative_vec(code, z_prev, a_prev)\n",
        "    delta_prev *= derivative_vec(code, a_prev, z_prev)\n",
@@ -322,7 +368,10 @@ CATALOG: tuple[Mutant, ...] = (
     _m("twin-mse-loss-per-n", "kernels_np.py",
        "    return 0.5 * sq if loss_code == SSE else sq / (N * K)\n",
        "    return 0.5 * sq if loss_code == SSE else sq / N\n",
-       "the twin's mse loss averaged over samples only (right for one output)"),
+       "the twin's mse loss averaged over samples only (right for one output); weighted since da8221a: "
+       "total / S instead of total / (S K), for bce too",
+       variants=(("    return total / S if loss_code == CROSS_ENTROPY else total / (S * K)\n",
+                  "    return total / S if loss_code == CROSS_ENTROPY else total / S\n"),)),
     # --- network.py ---------------------------------------------------------------------------------
     _m("net-load-allow-pickle", "network.py",
        "    data = np.load(path, allow_pickle=False)\n",
@@ -342,6 +391,156 @@ CATALOG: tuple[Mutant, ...] = (
        "(Y.min() < 0 or Y.max() > 1)",
        "(Y.min() < 0 and Y.max() > 1)",
        "bce's target check only refuses Y with values both below 0 and above 1"),
+    # --- the training code of da8221a: optimizers, sample weights, the epoch loop, training.py ----------
+    _m("plain-adam-c2-t-minus-1", "kernels.py",
+       "    root_c2 = np.sqrt(1.0 - beta2**t)\n",
+       "    root_c2 = np.sqrt(1.0 - beta2 ** (t - 1))\n",
+       "the plain U3's second bias correction counts from 0 (1 - beta2^(t-1)): 0 at the first step"),
+    _m("twin-adam-drops-c2", "kernels_np.py",
+       "    params -= step_size * (m / (np.sqrt(v) / root_c2 + eps))\n",
+       "    params -= step_size * (m / (np.sqrt(v) + eps))\n",
+       "the twin's U3 forgets the second bias correction: sqrt(v) for sqrt(v / (1 - beta2^t))"),
+    _m("fast-adam-eps-inside-sqrt", "fast.py",
+       "            w = w - step_size * (m / (np.sqrt(v) / root_c2 + eps))\n",
+       "            w = w - step_size * (m / np.sqrt(v / (root_c2 * root_c2) + eps))\n",
+       "the fast U3 (adam_rows8 in da8221a..0700fb7, adam_flat's Adam branch since 95ae764) puts eps "
+       "inside the square root: sqrt(v_hat + eps), not torch's sqrt(v_hat) + eps",
+       variants=(("            w[p] = w[p] - step_size * (mp / (np.sqrt(vp) / root_c2 + eps))\n",
+                  "            w[p] = w[p] - step_size * (mp / np.sqrt(vp / (root_c2 * root_c2) + eps))"
+                  "\n"),)),
+    _m("twin-adamw-coupled", "kernels_np.py",
+       "    if decoupled:\n"
+       "        params *= 1.0 - lr * decay\n"
+       "        g = grads\n",
+       "    if decoupled:\n"
+       "        g = grads + decay * params\n",
+       "the twin's AdamW adds the weight decay to the gradient (Adam's L2) instead of decaying the weights"),
+    _m("training-decay-on-biases", "training.py",
+       "        decay = np.zeros(net.n_params, dtype=net.dtype)\n"
+       "        for W, _ in net._views(decay):  # weight decay on weights, never on biases\n"
+       "            W[...] = self.weight_decay\n",
+       "        decay = np.full(net.n_params, self.weight_decay, dtype=net.dtype)\n",
+       "Optimizer._tuple fills the decay array with weight_decay everywhere: the biases decay too "
+       "(every backend, every optimizer with weight_decay > 0)"),
+    _m("plain-momentum-first-dampened", "kernels.py",
+       "            if first:\n"
+       "                velocity[p] = g\n",
+       "            if first:\n"
+       "                velocity[p] = (1.0 - dampening) * g\n",
+       "the plain U2's first velocity is (1 - dampening) g; torch starts the buffer at g undampened"),
+    _m("plain-nesterov-velocity-for-g", "kernels.py",
+       "                g = g + momentum * velocity[p]\n",
+       "                g = velocity[p] + momentum * velocity[p]\n",
+       "the plain U2's Nesterov step takes the velocity for the gradient: v + mu v, not g + mu v "
+       "(equal at the first step only)"),
+    _m("fast-momentum-dampening-as-is", "fast.py",
+       "    lr, mu, damp = t(c[0]), t(c[1]), t(1.0 - c[2])\n",
+       "    lr, mu, damp = t(c[0]), t(c[1]), t(c[2])\n",
+       "momentum_rows8 scales the new gradient by the dampening itself, not 1 - dampening"),
+    _m("fast-coefficients-no-count", "fast.py",
+       "    opt.step[0] += 1\n"
+       "    t = opt.step[0]\n",
+       "    t = opt.step[0] + 1\n",
+       "coefficients computes step t but never stores the count: every fast update is the first "
+       "(U2's velocity restarts at g, U3's corrections stay at t = 1), optimizer.steps stays 0"),
+    _m("fast-schedule-first-epoch-rate", "fast.py",
+       "update_all(opt, net.params, run.paramsT, net.grads, sizes, run.lrs[e], threaded)",
+       "update_all(opt, net.params, run.paramsT, net.grads, sizes, run.lrs[first], threaded)",
+       "train_epochs_fast steps every epoch of a chunk at the chunk's first learning rate"),
+    _m("twin-sse-delta-ignores-weights", "kernels_np.py",
+       "    if loss_code == SSE:\n"
+       "        c = sw\n",
+       "    if loss_code == SSE:\n"
+       "        c = np.ones_like(sw)\n",
+       "the twin's B1 ignores the sample weights for sse (the loss still has them)"),
+    _m("fast-epoch-loss-row-share", "fast.py",
+       "total += batch_loss if net.loss_code == SSE else batch_loss * (batch_weight / total_weight)",
+       "total += batch_loss if net.loss_code == SSE else batch_loss * (m / N)",
+       "train_epochs_fast adds each batch's mean loss by its share of rows, m/N, not of the weight: "
+       "the epoch's loss ignores the sample weights"),
+    _m("tiny-zero-weight-batch-nan", "fast.py",
+       "        elif S == 0.0:\n"
+       "            c = 0.0\n"
+       "        elif loss_code == MSE:\n",
+       "        elif loss_code == MSE:\n",
+       "output_step_small divides by the batch's total weight unguarded: a batch of zero-weight rows "
+       "gives 0/0 = NaN deltas (its loss is still guarded)"),
+    _m("tiny-batch-weight-total", "fast.py",
+       "                                               batch_weight, order, start)",
+       "                                               total_weight, order, start)",
+       "train_epochs_small passes output_step_small the whole set's weight for S, not the batch's: "
+       "minibatch deltas and losses scaled by S_batch / S_total"),
+    _m("twin-val-loss-before-updates", "kernels_np.py",
+       "    forward_pass_np(net.params, net.sizes, net.acts, run.Xv, run.zv, run.av)\n",
+       "    forward_pass_np(run.last_params, net.sizes, net.acts, run.Xv, run.zv, run.av)\n",
+       "the twin's validation loss uses last_params, the parameters before the epoch's updates"),
+    _m("plain-val-loss-training-weights", "kernels.py",
+       "work_view_c(run.av, net.sizes, L - 1, Nv), run.Yv, run.swv)",
+       "work_view_c(run.av, net.sizes, L - 1, Nv), run.Yv, run.sw)",
+       "the plain validation loss weights the validation rows by the training rows' sample weights"),
+    _m("stop-improvement-le", "kernels.py",
+       "    if value < run.best[0] - run.min_delta:\n",
+       "    if value <= run.best[0] - run.min_delta:\n",
+       "early stopping counts an epoch that ties the best (less min_delta) as an improvement"),
+    _m("stop-patience-off-by-one", "kernels.py",
+       "    if run.waits[0] < run.patience:\n",
+       "    if run.waits[0] <= run.patience:\n",
+       "early stopping waits patience + 1 epochs without improvement"),
+    _m("stop-restore-keeps-last", "kernels.py",
+       "    if run.restore_best:\n"
+       "        copy_into(net.params, run.best_params)\n"
+       "    return EARLY_STOPPING\n",
+       "    if run.restore_best:\n"
+       "        copy_into(run.best_params, net.params)\n"
+       "    return EARLY_STOPPING\n",
+       "early stopping's restore copies the wrong way (best <- last): the network keeps the last epoch"),
+    _m("stop-best-epoch-not-updated", "kernels.py",
+       "        run.waits[0] = 0\n"
+       "        run.waits[1] = e\n",
+       "        run.waits[0] = 0\n",
+       "end_of_epoch never records the best epoch: history.best_epoch is always 0 with early stopping"),
+    _m("diverge-keeps-optimizer-state", "kernels.py",
+       "        copy_into(net.params, run.last_params)\n"
+       "        copy_into(opt.m, run.last_m)\n"
+       "        copy_into(opt.v, run.last_v)\n"
+       "        opt.step[0] = run.last_step[0]\n",
+       "        copy_into(net.params, run.last_params)\n",
+       "on divergence end_of_epoch puts back the parameters only: the optimizer keeps the diverged "
+       "epoch's moments and step count"),
+    _m("diverge-checks-loss-only", "kernels.py",
+       "    if not (finite and all_finite(net.params)):\n",
+       "    if not finite:\n",
+       "the divergence check looks at the losses only: an update that overflows a parameter while the "
+       "loss measured before it was finite is kept"),
+    _m("fit-history-keeps-diverged-epoch", "training.py",
+       "            done += kept\n",
+       "            done += ran\n",
+       "fit counts the diverged epoch as done: its NaN loss is in the history and DivergenceError.epoch "
+       "is one too far"),
+    _m("fit-chunks-grow-unbounded", "training.py",
+       "    return int(max(1, min(10 * ran, ran * chunk_seconds / elapsed)))\n",
+       "    return int(max(1, ran * chunk_seconds / elapsed))\n",
+       "_next_chunk drops the tenfold bound: a fast first chunk (compiled, microseconds) makes the next "
+       "one of ~10^4 epochs. No number changes (tested), but callbacks, progress and Ctrl-C wait that "
+       "long and the chunk sizes are observable through the kernels' calls: not equivalent"),
+    _m("fit-ctrl-c-not-restored-on-error", "training.py",
+       "    signal.signal(signal.SIGINT, handler)\n"
+       "    try:\n"
+       "        yield pressed\n"
+       "    finally:\n"
+       "        signal.signal(signal.SIGINT, previous)\n",
+       "    signal.signal(signal.SIGINT, handler)\n"
+       "    yield pressed\n"
+       "    signal.signal(signal.SIGINT, previous)\n",
+       "the Ctrl-C handler is put back only when fit returns: after a DivergenceError or a callback's "
+       "exception, Ctrl-C only sets a flag nobody reads"),
+    _m("plain-adam-m-textbook-form", "kernels.py",
+       "        m[p] += (1.0 - beta1) * (g - m[p])\n",
+       "        m[p] = beta1 * m[p] + (1.0 - beta1) * g\n",
+       "the plain U3's first moment in the textbook form beta1 m + (1 - beta1) g: the same number up to "
+       "one rounding (torch computes the lerp form); every comparison of U3 across implementations "
+       "allows 1e-10 or more, and the tiny path shares the plain update",
+       equivalent=True),
 )  # fmt: skip
 
 BY_ID = {m.id: m for m in CATALOG}
@@ -460,12 +659,23 @@ def first_failure(output: str, returncode: int) -> str:
     return lines[-1][:100] if lines else f"exit {returncode}"
 
 
+def _sigint_default() -> None:
+    """Run in the child before exec: Ctrl-C back to its default disposition.
+
+    A run started in the background (``&`` without job control, nohup) inherits SIGINT ignored, and Python
+    then keeps it ignored instead of installing its KeyboardInterrupt handler: test_training.py's Ctrl-C
+    tests, which expect that handler before and after a fit, would fail the baseline.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run_pytest(cmd: list[str], cwd: Path, env: dict, log: Path, timeout: float) -> tuple[int, bool]:
     """(returncode, timed out); on a timeout the whole process group of this run is ended."""
     with open(log, "w") as fh:
         proc = subprocess.Popen(
-            cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
-        )
+            cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_sigint_default,
+        )  # fmt: skip
         try:
             return proc.wait(timeout=timeout), False
         except subprocess.TimeoutExpired:

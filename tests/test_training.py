@@ -532,7 +532,7 @@ def test_an_overflowing_parameter_stops_training(backend):
     np.testing.assert_array_equal(net.params, before)
 
 
-# --- the stopping rules at their edges -----------------------------------------------------------------------
+# --- the stopping rules at their edges ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
