@@ -984,12 +984,14 @@ def is_small_c(sizes, rows):
 
 @fast_kernel
 def validation_loss_fast(net, run, threaded):
-    """kernels.validation_loss by the loops Network.loss takes for as many rows (so the same number)."""
+    """kernels.validation_loss by the loops Network.loss takes for as many rows (so the same number).
+
+    Called by train_epochs_fast only, whose update_all keeps run.paramsT (the W.T copies) current.
+    """
     Nv = run.Xv.shape[0]
     if is_small_c(net.sizes, Nv):
         return _plain.validation_loss(net, run)
     L = net.sizes.shape[0] - 1
-    refresh_transposes(net.params, run.paramsT, net.sizes)
     forward_pass_fast(net.params, run.paramsT, net.sizes, net.acts, run.Xv, run.zv, run.av, run.aTbuf[:0],
                       threaded)  # fmt: skip
     return loss_value(net.loss_code, work_view_c(run.zv, net.sizes, L - 1, Nv),

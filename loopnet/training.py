@@ -534,14 +534,12 @@ def _record(history: History, run, seconds, done: int, validation: bool, early_s
     if early_stopping is not None:
         history.best_epoch = int(run.waits[1]) if run.best[0] < math.inf else None
         return
-    new = (history["val_loss"] if validation else history["loss"])[before:done]
+    watched = history["val_loss"] if validation else history["loss"]
+    new = watched[before:done]
     if np.any(np.isfinite(new)):
         e = before + int(np.nanargmin(new))
-        if history.best_epoch is None or new[e - before] < history[_WATCHED[validation]][history.best_epoch]:
+        if history.best_epoch is None or watched[e] < watched[history.best_epoch]:
             history.best_epoch = e
-
-
-_WATCHED = {True: "val_loss", False: "loss"}
 
 
 def _run(net, X, Y, sw, Xv, Yv, swv, lrs, B, shuffle, rng_state, early_stopping, opt) -> _k.Run:
