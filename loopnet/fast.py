@@ -31,7 +31,9 @@ matters:
 4. **Threads.** ``*_par`` drivers hand the bands to ``prange``. A band is
    always summed by one thread in one fixed order, so the results are
    bit-for-bit the same for any number of threads (tested). Small products stay
-   on one thread: waking the pool costs more than they do.
+   on one thread: waking the pool costs more than they do. What a ``prange``
+   body calls is a ``band_kernel`` (``_jit``): compiled once, at loopnet's
+   vector width, and called rather than inlined into the thread pool's code.
 5. **Whole runs in one call.** ``train_epochs_fast`` runs a chunk of epochs
    (batches, optimizer updates, validation, the stopping rules); the work
    buffers are allocated once per fit, by the caller.
@@ -57,7 +59,7 @@ from numba import prange, types
 from numba.extending import intrinsic
 
 from . import kernels as _plain
-from ._jit import fast_kernel, kernel, parallel_kernel
+from ._jit import band_kernel, fast_kernel, kernel, parallel_kernel
 from .activations import (
     IDENTITY,
     LEAKY_RELU,
@@ -337,7 +339,7 @@ def abt_row1(A, B, C, r, j_lo, j_hi):
         C[r, j] = c
 
 
-@fast_kernel
+@band_kernel
 def abt_band(A, B, C, band, j_lo, j_hi):
     """Rows 4 band .. 4 band + 3 (fewer in the last band), columns j_lo..j_hi-1 of C = A @ B.T.
 
@@ -396,7 +398,7 @@ def ab_band(A, B, C, band):
     return rows
 
 
-@fast_kernel
+@band_kernel
 def product_band(A, BT, B, C, band, j_lo, j_hi):
     """A band of rows, panel of columns of C = A @ B, given B both ways round (BT = B.T and B).
 
@@ -514,7 +516,7 @@ def derivative_row(code, z, a, d):
     # identity: f' = 1
 
 
-@fast_kernel
+@band_kernel
 def transpose_rows8(src, dst, block):
     """dst[:, r] = src[r, :] for the rows r of block 8 block .. 8 block + 7 (fewer at the end).
 
@@ -547,7 +549,7 @@ def transpose_par(src, dst):
 # --- one layer: fused steps, a band of four rows at a time ----------------
 
 
-@fast_kernel
+@band_kernel
 def dense_forward_band(a_prev, W, WT, b, code, z, a, band, j_lo, j_hi):
     """F1 + F2 for rows 4 band .. 4 band + 3 (equals kernels.dense_forward then kernels.activate).
 
@@ -592,7 +594,7 @@ def dense_forward_par(a_prev, W, WT, b, code, z, a, aT):
         transpose_par(a, aT)
 
 
-@fast_kernel
+@band_kernel
 def backprop_delta_band(delta, W, WT, code, z_prev, a_prev, delta_prev, band, i_lo, i_hi):
     """B2 for rows 4 band .. 4 band + 3 (equals kernels.backprop_delta).
 
@@ -672,7 +674,7 @@ def bias_grad_fast(deltaT, db):
         db[j] = s
 
 
-@fast_kernel
+@band_kernel
 def sgd_update_rows8(W, dW, WT, step, block):
     """U1 for rows 8 block .. 8 block + 7 of one layer's W, writing W.T as it goes.
 
@@ -766,7 +768,7 @@ def adam_flat(w, g, d, m, v, c):
             w[p] = w[p] - step_size * (mp / (np.sqrt(vp) / root_c2 + eps))
 
 
-@fast_kernel
+@band_kernel
 def update_flat(kind, w, g, d, m, v, c, lo, hi):
     """U2 or U3, by the optimizer's kind, on entries lo .. hi - 1 of the flat arrays (as slices)."""
     if kind == SGD:
@@ -804,7 +806,7 @@ def coefficients(opt, lr):
             1.0 if opt.kind == ADAMW else 0.0)  # fmt: skip
 
 
-@fast_kernel
+@band_kernel
 def gather_transpose_rows8(X, order, start, Xm, XmT, block):
     """Rows 8 block .. 8 block + 7 of a minibatch: Xm[r] = X[order[start + r]] and XmT = Xm.T."""
     r0 = 8 * block
