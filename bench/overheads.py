@@ -50,6 +50,9 @@ The targets (measured, not asserted: on a shared machine one run can miss by noi
    batch) and on digits at batch 32. "measured" gives the chunks (callback
    calls) per run: each costs under 0.1 ms of Python and dispatch, so at 10 to
    20 chunks per run anything beyond a fraction of a percent is the machine.
+6. fit's fixed cost (checks, buffers, history, the first chunk's call) is at most 1 ms plus one pass
+   over the data, for a digits-sized float64 C-contiguous X: ``fit(epochs=1)`` minus one compiled
+   epoch, over ``X.sum()`` + 1 ms (``fixed_cost``).
 
 "met" compares the ratio with the goal; "-" where a library is missing.
 """
@@ -286,6 +289,45 @@ def validation_cost(threads: int, seconds: float, rounds: int) -> Row:
     )
 
 
+def fixed_cost(rounds: int) -> Row:
+    """Target 6: what fit costs before (and around) its first epoch, against one pass over the data.
+
+    Digits-sized float64 C-contiguous X (1797 x 64) and one-hot Y, 64-128-10 at batch 32: the median
+    ``Network.fit(epochs=1)`` minus the median compiled epoch (``fast.train_epochs`` on a run built
+    once), interleaved; cross-checked by ``fit(epochs=0)`` (every check and allocation, no epoch).
+    The pass over the data is ``X.sum()``.
+    """
+    rng = np.random.default_rng(0)
+    X = rng.random((1797, 64))
+    Y = np.eye(10)[rng.integers(0, 10, 1797)]
+    net = _digits_net()
+    net.fit(X, Y, epochs=1, lr=0.01, batch_size=32)  # compiled (or loaded) before timing
+    state, opt, run = training._setup(net, X, Y, 1, 0.01, 32, None, None, True, None, None, None)
+
+    def timed(call: Callable[[], object]) -> Callable[[], float]:
+        def run_once() -> float:
+            start = time.perf_counter()
+            call()
+            return time.perf_counter() - start
+
+        return run_once
+
+    med = interleaved(
+        {
+            "fit1": timed(lambda: net.fit(X, Y, epochs=1, lr=0.01, batch_size=32)),
+            "epoch": timed(lambda: fast.train_epochs(state, opt, run, 0, 1)),
+            "fit0": timed(lambda: net.fit(X, Y, epochs=0, lr=0.01, batch_size=32)),
+            "pass": timed(lambda: X.sum()),
+        },
+        max(rounds, 31),
+    )
+    fixed = med["fit1"] - med["epoch"]
+    measured = (f"fit(epochs=1) - epoch = {ms(fixed)} (epoch {ms(med['epoch'])}; fit(epochs=0) "
+                f"{ms(med['fit0'])}); a pass over X {ms(med['pass'])}")  # fmt: skip
+    return Row("6", numba.get_num_threads(), f"fit's fixed cost / (1 ms + a pass over X), {DIGITS}",
+               measured, fixed / (1e-3 + med["pass"]), "<= 1x")  # fmt: skip
+
+
 def chunk_cost(name: str, label: str, threads: int, long_seconds: float, rounds: int) -> Row:
     """Target 5: chunks + a no-op callback + progress against one uninterrupted compiled call."""
     case = benchmarks.CASES[name]
@@ -418,6 +460,8 @@ def main(argv: list[str] | None = None) -> None:
     for threads in settings:
         rows.append(chunk_cost(DIGITS, DIGITS, threads, args.long, few))
     log("5 done")
+    rows.append(fixed_cost(args.repeat))
+    log("6 done")
 
     print(
         f"bench/overheads.py: the training issue's speed targets, loops backend, float64; median of "

@@ -3,7 +3,11 @@
 Compiled kernels never validate, so every public entry point funnels user
 input through here: a wrong shape, a NaN or a bad name becomes a ValueError or
 TypeError that says what was wrong and what was expected, never a Numba typing
-error. Arrays are always copied, so nothing the caller handed in is modified.
+error. Nothing the caller handed in is modified: an array that is already what
+the kernels take (C-contiguous, writeable, of the network's dtype) is passed on
+as it is, since compiled code only reads X and Y, and anything else is copied
+once. A read-only array is copied too: Numba would compile a second build of
+every kernel for its read-only type.
 """
 
 from __future__ import annotations
@@ -43,10 +47,11 @@ def check_positive_float(value, name: str) -> float:
 
 
 def as_matrix(data, name: str, n_columns: int, dtype: np.dtype, *, allow_1d: bool = False) -> np.ndarray:
-    """A C-contiguous copy of ``data`` as an (N, n_columns) array of ``dtype``, checked.
+    """``data`` as a C-contiguous (N, n_columns) array of ``dtype``, checked: finite, the right shape.
 
-    With ``allow_1d`` (targets of a one-output network), a 1-D array of length N
-    is taken as N rows of one column.
+    ``data`` itself (or a view of it) when it already is one and is writeable, else a copy; the
+    caller's array is never written either way (see the module docstring). With ``allow_1d``
+    (targets of a one-output network), a 1-D array of length N is taken as N rows of one column.
     """
     if data is None:
         raise TypeError(f"{name} must be an array of numbers, got None")
@@ -89,15 +94,30 @@ def as_matrix(data, name: str, n_columns: int, dtype: np.dtype, *, allow_1d: boo
         raise ValueError(
             f"{name} must have {n_columns} columns (the network's layer size); got shape {arr.shape}"
         )
-    with np.errstate(over="ignore"):  # a value too big for float32 is reported below, not warned about
-        out = np.array(arr, dtype=dtype, order="C", copy=True)
-    if not np.all(np.isfinite(out)):
+    if arr.dtype == dtype and arr.flags.c_contiguous and arr.flags.writeable and arr.flags.aligned:
+        out = arr
+    else:
+        with np.errstate(over="ignore"):  # a value too big for float32 is reported below, not warned about
+            out = np.array(arr, dtype=dtype, order="C", copy=True)
+    if not all_finite(out):
         bad = np.argwhere(~np.isfinite(out))[0]
         where = f"{name}[{bad[0]}, {bad[1]}]"
         if np.all(np.isfinite(arr.astype(np.float64))):
             raise ValueError(f"{where} = {arr[tuple(bad)]} does not fit in {dtype.name}")
         raise ValueError(f"{name} must hold only finite numbers; {where} is {arr[tuple(bad)]}")
     return out
+
+
+def all_finite(arr: np.ndarray) -> bool:
+    """Whether every entry of a float array is finite, in one pass that allocates nothing.
+
+    A NaN or an infinity makes the sum NaN or infinite; a sum that overflows from finite entries
+    alone is settled by the exact test.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(arr.sum()):
+            return True
+    return bool(np.isfinite(arr).all())
 
 
 def check_same_rows(X: np.ndarray, Y: np.ndarray, names: tuple[str, str] = ("X", "Y")) -> None:

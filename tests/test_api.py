@@ -791,3 +791,51 @@ def test_sigmoid_outputs_lie_in_0_1(case, scale):
             out = net.forward(X * scale)
         assert out.shape == (X.shape[0], sizes[-1])
         assert np.all((out >= 0.0) & (out <= 1.0))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("backend", [*BACKENDS, "plain"])
+def test_data_already_of_the_networks_dtype_is_read_in_place_and_never_modified(backend, dtype):
+    """A C-contiguous, writeable array of the network's dtype reaches the kernels without a copy (fit's
+    fixed cost), and every call leaves it as it was: the kernels only read X and Y."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(9, 3)).astype(dtype)
+    Y = rng.random((9, 2)).astype(dtype)
+    X0, Y0 = X.copy(), Y.copy()
+    net = loopnet.Network([3, 4, 2], loss="bce", backend=backend, dtype=dtype, seed=0)
+    assert net._check_X(X) is X and net._check_XY(X, Y)[1] is Y
+    net.forward(X), net.loss(X, Y), net.gradients(X, Y)
+    net.fit(X, Y, epochs=3, lr=0.5, batch_size=2, validation=(X, Y))
+    assert np.array_equal(X, X0) and np.array_equal(Y, Y0)
+
+
+def test_a_read_only_array_is_copied_into_a_writeable_one_with_the_same_results():
+    """Numba types a read-only array apart from a writeable one: passing it on would compile every
+    kernel a second time, so it is copied (once) instead."""
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(6, 3)), rng.random((6, 2))
+    Xr, Yr = X.copy(), Y.copy()
+    Xr.flags.writeable = Yr.flags.writeable = False
+    net = loopnet.Network([3, 4, 2], loss="bce", seed=0)
+    Xc = net._check_X(Xr)
+    assert Xc.flags.writeable and not np.shares_memory(Xc, Xr) and np.array_equal(Xc, X)
+    ref = loopnet.Network([3, 4, 2], loss="bce", seed=0)
+    assert np.array_equal(net.fit(Xr, Yr, epochs=3, lr=0.5)["loss"], ref.fit(X, Y, epochs=3, lr=0.5)["loss"])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_entry_of_an_uncopied_array_is_still_refused_by_position(bad):
+    X = np.random.default_rng(4).normal(size=(5, 3))
+    X[3, 1] = bad
+    net = loopnet.Network([3, 2], seed=0)
+    _raises(ValueError, r"X must hold only finite numbers; X\[3, 1\] is", net.fit, X, np.zeros((5, 2)))
+
+
+def test_finite_entries_whose_sum_overflows_are_accepted():
+    """The one-pass finiteness check sums the entries; a sum that overflows from finite entries alone
+    must fall back to the exact test, not refuse the data."""
+    X = np.full((4, 3), 1e308)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(X.sum()) and np.isfinite(X).all()  # the case this test is about
+    net = loopnet.Network([3, 2], seed=0)
+    assert net._check_X(X) is X
