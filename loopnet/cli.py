@@ -4,6 +4,7 @@ loopnet demo                      run every article's example
 loopnet demo NAME [--epochs N]    run one: and, three-bit, xor, perceptron
 loopnet demo perceptron --as-published [--epochs N]
 loopnet bench [--sweep tiny|quick|full] [--dtype ...] [--contenders ...] [--cases ...] [--out DIR] [--no-plot]
+loopnet warmup [--dtype float64 float32]   compile ahead of time (e.g. in a Docker build)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__, benchmarks, demos
+from ._validation import DTYPES as _DTYPES
 
 
 def _positive_int(text: str) -> int:
@@ -44,7 +46,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="perceptron only: also replay seed 003's published (quirky) training rule",
     )
     _add_bench_parser(sub)
+    warm = sub.add_parser(
+        "warmup",
+        help="compile the kernels ahead of time, into Numba's cache (e.g. in a Docker build)",
+        description=(
+            "Compile every kernel a fit, predict, loss or gradients of the loops backend can run, for each "
+            "dtype, and write it to the on-disk cache, so that the first fit of a later process starts at "
+            "once. Set NUMBA_CACHE_DIR to choose the cache directory (the same one at run time)."
+        ),
+    )
+    warm.add_argument(
+        "--dtype",
+        nargs="+",
+        choices=list(_DTYPES),
+        default=list(_DTYPES),
+        metavar="DTYPE",
+        help=f"dtypes to compile for, of {', '.join(_DTYPES)} (default: both)",
+    )
     return parser
+
+
+def _warmup(args: argparse.Namespace) -> int:
+    from . import warmup
+
+    start = time.perf_counter()
+    steps = warmup.warmup(_unique(args.dtype), log=lambda line: print(line, flush=True))
+    compiled = sum(len(step["compiled"]) for step in steps)
+    cache = warmup.cache_path()
+    seconds = time.perf_counter() - start
+    print(f"loopnet warmup: {compiled} functions compiled in {seconds:.1f} s; cache: {cache}")
+    return 0
 
 
 def _output_dir(text: str) -> Path:
@@ -177,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:  # e.g. `loopnet demo | head`: stop quietly like other Unix tools
             sys.stderr.close()
             return 0
+    elif args.command == "warmup":
+        return _warmup(args)
     elif args.command == "bench":
         try:
             return _bench(args)

@@ -868,7 +868,13 @@ def refresh_transposes(params, paramsT, sizes):
 
 @fast_kernel
 def use_threads(threaded, N, I, J):
-    """Whether a product of N x I x J multiply-adds goes to the thread pool."""
+    """Whether a product of N x I x J multiply-adds goes to the thread pool.
+
+    The whole-network kernels also take ``threaded=None``: their callers then know no product of the
+    call reaches PARALLEL_MIN_WORK. Every call site tests ``threaded is not None`` first, a test Numba
+    settles from the argument's type before typing the branch, so a None build never compiles the
+    ``*_par`` drivers (a third of a cold start) nor links them in.
+    """
     return threaded and N * I * J >= PARALLEL_MIN_WORK
 
 
@@ -887,17 +893,17 @@ def update_all(opt, params, paramsT, grads, sizes, lr, threaded):
         dW, db = param_views_c(grads, sizes, l)
         WT = weight_t_view(paramsT, sizes, l)
         I, J = W.shape
-        big = use_threads(threaded, 8, I, J)  # memory-bound: worth threads sooner
+        big = threaded is not None and use_threads(threaded, 8, I, J)  # memory-bound: threads pay sooner
         if opt.kind == PLAIN_SGD:
             for j in range(J):
                 b[j] -= step * db[j]
-            if big:
+            if threaded is not None and big:
                 sgd_update_layer_par(W, dW, WT, step)
             else:
                 sgd_update_layer(W, dW, WT, step)
         else:
             update_flat(opt.kind, params, grads, opt.decay, opt.m, opt.v, c, off + I * J, off + I * J + J)
-            if big:
+            if threaded is not None and big:
                 update_flat_par(opt.kind, params, grads, opt.decay, opt.m, opt.v, c, off, off + I * J)
                 transpose_par(W, WT)
             else:
@@ -924,7 +930,7 @@ def forward_pass_fast(params, paramsT, sizes, acts, X, zbuf, abuf, aTbuf, thread
             aT = transposed_view(aTbuf, sizes, l, N)
         else:
             aT = aTbuf[:0].reshape((0, 0))
-        if use_threads(threaded, N, sizes[l], sizes[l + 1]):
+        if threaded is not None and use_threads(threaded, N, sizes[l], sizes[l + 1]):
             dense_forward_par(a_prev, W, WT, b, acts[l], z, a, aT)
         else:
             dense_forward_fast(a_prev, W, WT, b, acts[l], z, a, aT)
@@ -952,7 +958,7 @@ def backward_pass_fast(params, paramsT, grads, sizes, acts, loss_code, XT, Y, sw
         deltaT = transposed_view(dTbuf, sizes, l, N)
         dW, db = param_views_c(grads, sizes, l)
         a_prevT = XT if l == 0 else transposed_view(aTbuf, sizes, l - 1, N)
-        if use_threads(threaded, N, I, J):
+        if threaded is not None and use_threads(threaded, N, I, J):
             weight_grad_par(a_prevT, deltaT, delta, dW)
         else:
             weight_grad_fast(a_prevT, deltaT, delta, dW)
@@ -969,7 +975,7 @@ def backward_pass_fast(params, paramsT, grads, sizes, acts, loss_code, XT, Y, sw
                 work_view_c(dbuf, sizes, l - 1, N),
                 transposed_view(dTbuf, sizes, l - 1, N),
             )
-            if use_threads(threaded, N, I, J):
+            if threaded is not None and use_threads(threaded, N, I, J):
                 backprop_delta_par(*args)
             else:
                 backprop_delta_fast(*args)
@@ -1001,8 +1007,12 @@ def validation_loss_fast(net, run, threaded):
 
 
 @fast_kernel
-def train_epochs_fast(net, opt, run, first, count, threaded):
+def train_epochs_fast(net, opt, run, first, count, threaded, validate):
     """A chunk of epochs of a fit (equals kernels.train_epochs).
+
+    ``threaded`` is None when no product of the fit reaches the thread pool, and ``validate`` None
+    without validation rows: each None is a build of its own without that code (see use_threads), so a
+    fit compiles only the variant it runs.
 
     The same epochs, shuffles, batches, updates and history as the plain
     kernel; the only extra work per step is the transposed copies (X.T of the
@@ -1028,7 +1038,7 @@ def train_epochs_fast(net, opt, run, first, count, threaded):
             XmT = run.XbT[: m * n0].reshape((n0, m))
             Ym = run.Yb[: m * nL].reshape((m, nL))
             wm = run.wb[:m]
-            if use_threads(threaded, 8, m, n0):
+            if threaded is not None and use_threads(threaded, 8, m, n0):
                 gather_transpose_par(run.X, run.order, start, Xm, XmT)
             else:
                 gather_transpose(run.X, run.order, start, Xm, XmT)
@@ -1043,7 +1053,7 @@ def train_epochs_fast(net, opt, run, first, count, threaded):
                                wm, run.zbuf, run.abuf, run.aTbuf, run.dbuf, run.dTbuf, threaded)  # fmt: skip
             update_all(opt, net.params, run.paramsT, net.grads, sizes, run.lrs[e], threaded)
         run.losses[e] = total
-        if run.Xv.shape[0] > 0:
+        if validate is not None and run.Xv.shape[0] > 0:
             run.val_losses[e] = validation_loss_fast(net, run, threaded)
         status = end_of_epoch(net, opt, run, e)
         if status != RUNNING:
@@ -1056,9 +1066,10 @@ def train_epochs_fast(net, opt, run, first, count, threaded):
 # For the articles' networks (a few units, a few rows) the arithmetic of an
 # epoch is a few hundred multiply-adds, less than the cost of making the array
 # views the kernels above pass around. So this kernel indexes the flat buffers
-# directly, reads X through the shuffled row order instead of copying rows, and
+# directly, copies a batch's rows of X once (once per fit at full batch), and
 # sums in exactly the plain kernels' order, without fastmath: it gives the
-# plain loops' numbers, bit for bit.
+# plain loops' numbers, bit for bit. bench/cfloor.py holds it against the same
+# epoch written as plain C.
 
 SMALL_MAX_WORK = 2048
 """Batches with at most this many multiply-adds per layer pass (rows * sum of I * J) take the tiny path."""
@@ -1218,6 +1229,20 @@ def _threaded() -> bool:
     return numba.get_num_threads() > 1
 
 
+def threaded_arg(sizes, *rows: int) -> bool | None:
+    """The ``threaded`` argument of a whole-network kernel whose products have at most ``rows`` rows.
+
+    True when Numba has more than one thread and some product of ``rows`` x I x J (each layer's I x J)
+    reaches PARALLEL_MIN_WORK, as use_threads decides in compiled code; None otherwise: the build
+    without the threaded drivers, which gives the same numbers (use_threads would say no everywhere)
+    and compiles in about half the time.
+    """
+    if not _threaded():
+        return None
+    work = max(int(i) * int(j) for i, j in itertools.pairwise(sizes))
+    return True if max(rows) * work >= PARALLEL_MIN_WORK else None
+
+
 def is_small(sizes, rows: int) -> bool:
     """Whether a batch of ``rows`` through ``sizes`` takes the tiny-network path (see SMALL_MAX_WORK).
 
@@ -1244,7 +1269,7 @@ def forward_pass(params, sizes, acts, X, zbuf, abuf, path="auto"):
         return
     paramsT = np.empty_like(params)
     refresh_transposes(params, paramsT, sizes)
-    forward_pass_fast(params, paramsT, sizes, acts, X, zbuf, abuf, zbuf[:0], _threaded())
+    forward_pass_fast(params, paramsT, sizes, acts, X, zbuf, abuf, zbuf[:0], threaded_arg(sizes, X.shape[0]))
 
 
 def backward_pass(params, grads, sizes, acts, loss_code, X, Y, sw, zbuf, abuf, dbuf, path="auto"):
@@ -1260,7 +1285,7 @@ def backward_pass(params, grads, sizes, acts, loss_code, X, Y, sw, zbuf, abuf, d
         transpose(_plain.work_view(abuf, sizes, l, N), transposed_view(aTbuf, sizes, l, N))
     XT = np.ascontiguousarray(X.T)
     backward_pass_fast(params, paramsT, grads, sizes, acts, loss_code, XT, Y, sw, zbuf, abuf, aTbuf, dbuf,
-                       np.empty_like(dbuf), _threaded())  # fmt: skip
+                       np.empty_like(dbuf), threaded_arg(sizes, N))  # fmt: skip
 
 
 def train_epochs(net, opt, run, first, count, path="auto"):
@@ -1269,9 +1294,25 @@ def train_epochs(net, opt, run, first, count, path="auto"):
     ``run`` must carry the transposed buffers (``run.paramsT`` like params,
     ``XbT`` like Xb, ``aTbuf`` and ``dTbuf`` like zbuf): loopnet.training makes them.
     """
-    if _small(path, net.sizes, min(run.batch_size, run.X.shape[0])):
-        return train_epochs_small(net, opt, run, first, count)
-    return train_epochs_fast(net, opt, run, first, count, _threaded())
+    kernel, variant = train_kernel(net.sizes, run, path)
+    return kernel(net, opt, run, first, count, *variant)
+
+
+def train_kernel(sizes, run, path="auto"):
+    """The compiled function train_epochs runs for a fit, and its arguments after ``count``.
+
+    train_epochs_small for tiny networks; else train_epochs_fast with its ``threaded`` and ``validate``
+    (see its docstring), from the work it hands use_threads: each batch's products (B x I x J), the
+    update (8 x I x J), the validation rows' forward pass (Nv x I x J) and the batch gather (8 x B x n0).
+    """
+    B = min(run.batch_size, run.X.shape[0])
+    if _small(path, sizes, B):
+        return train_epochs_small, ()
+    Nv = run.Xv.shape[0]
+    threaded = threaded_arg(sizes, B, 8, Nv)
+    if threaded is None and _threaded() and 8 * B * int(sizes[0]) >= PARALLEL_MIN_WORK:
+        threaded = True
+    return train_epochs_fast, (threaded, True if Nv > 0 else None)
 
 
 # --- one layer, with the plain kernels' signatures (the registry's fast forms) --

@@ -406,58 +406,24 @@ def fit(
     ``chunk_seconds=math.inf`` runs every epoch in one compiled call (no
     callbacks, progress or Ctrl-C until the end): the benchmarks' baseline.
     """
-    X, Y = net._check_XY(X, Y)
-    N = X.shape[0]
-    epochs = check_int(epochs, "epochs", minimum=0)
-    if optimizer is None:
-        optimizer = SGD(lr=0.5 if lr is None else lr)
-    elif not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizer must be loopnet.SGD, loopnet.Adam or loopnet.AdamW, got {optimizer!r}")
-    elif lr is not None:
-        raise ValueError(
-            f"pass the learning rate to the optimizer ({type(optimizer).__name__}(lr=...)), not to fit"
-        )
-    B = N if batch_size is None else min(check_int(batch_size, "batch_size", minimum=1), N)
-    if not isinstance(shuffle, bool | np.bool_):
-        raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
-    lrs = _schedule(schedule, optimizer.lr, epochs, N)
-    sw = _sample_weight(sample_weight, N)
-    if validation is None:
-        Xv = np.empty((0, X.shape[1]), dtype=net.dtype)
-        Yv = np.empty((0, Y.shape[1]), dtype=net.dtype)
-        swv = np.empty(0)
-    else:
-        if not isinstance(validation, tuple | list) or len(validation) not in (2, 3):
-            raise TypeError(
-                "validation must be a pair (X_val, Y_val) or a triple (X_val, Y_val, sample_weight)"
-            )
-        Xv, Yv = net._check_XY(*validation[:2], names=("X_val", "Y_val"))
-        swv = _sample_weight(
-            validation[2] if len(validation) == 3 else None, Xv.shape[0], "validation weights"
-        )
-    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
-        raise TypeError(f"early_stopping must be a loopnet.EarlyStopping, got {early_stopping!r}")
-    if early_stopping is not None and early_stopping.monitor == "val_loss" and validation is None:
-        raise ValueError(
-            "EarlyStopping(monitor='val_loss') needs validation=(X_val, Y_val); or monitor='loss'"
-        )
     callbacks = _callbacks(callbacks)
     chunk_seconds = (
         check_positive_float(chunk_seconds, "chunk_seconds") if chunk_seconds != math.inf else math.inf
     )
-
-    opt = optimizer._tuple(net)  # may refuse: before anything is allocated or run
-    rng_state = np.array([net._rng.integers(1, 2**31 - 1)], dtype=np.int64)
-    run = _run(net, X, Y, sw, Xv, Yv, swv, lrs, B, bool(shuffle), rng_state, early_stopping, opt)
-    state = _k.Net(net.params, np.zeros_like(net.params), net._sizes, net._acts, net._loss_code)
+    state, opt, run = _setup(net, X, Y, epochs, lr, batch_size, optimizer, schedule, shuffle, sample_weight,
+                             validation, early_stopping)  # fmt: skip
+    lrs = run.lrs
+    epochs = lrs.shape[0]  # checked by _setup
     seconds = np.zeros(epochs)  # measured here: compiled code has no clock
     history = History()
     _record(history, run, seconds, 0, validation is not None, early_stopping)
+    if net.backend != "numpy":
+        from .warmup import note_if_compiling
 
-    from tqdm.auto import tqdm  # imported here: a plain import loopnet stays light
+        note_if_compiling(net, state, opt, run)
 
     done, count, status = 0, 1, _k.RUNNING
-    with _ctrl_c_ends_the_chunk() as pressed, tqdm(total=epochs, unit="epoch", disable=not progress) as bar:
+    with _ctrl_c_ends_the_chunk() as pressed, _progress_bar(epochs, progress) as bar:
         while done < epochs:
             count = epochs - done if chunk_seconds == math.inf else min(count, epochs - done)
             start = time.perf_counter()
@@ -508,6 +474,72 @@ def fit(
     ):
         net.params[...] = run.best_params
     return history
+
+
+def _setup(net, X, Y, epochs, lr, batch_size, optimizer, schedule, shuffle, sample_weight, validation,
+           early_stopping) -> tuple[_k.Net, _k.Optim, _k.Run]:  # fmt: skip
+    """Check fit's data and training arguments; the three tuples the compiled epoch loop takes.
+
+    Every check runs here, before anything is allocated or compiled code runs.
+    """
+    X, Y = net._check_XY(X, Y)
+    N = X.shape[0]
+    epochs = check_int(epochs, "epochs", minimum=0)
+    if optimizer is None:
+        optimizer = SGD(lr=0.5 if lr is None else lr)
+    elif not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be loopnet.SGD, loopnet.Adam or loopnet.AdamW, got {optimizer!r}")
+    elif lr is not None:
+        raise ValueError(
+            f"pass the learning rate to the optimizer ({type(optimizer).__name__}(lr=...)), not to fit"
+        )
+    B = N if batch_size is None else min(check_int(batch_size, "batch_size", minimum=1), N)
+    if not isinstance(shuffle, bool | np.bool_):
+        raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
+    lrs = _schedule(schedule, optimizer.lr, epochs, N)
+    sw = _sample_weight(sample_weight, N)
+    if validation is None:
+        Xv = np.empty((0, X.shape[1]), dtype=net.dtype)
+        Yv = np.empty((0, Y.shape[1]), dtype=net.dtype)
+        swv = np.empty(0)
+    else:
+        if not isinstance(validation, tuple | list) or len(validation) not in (2, 3):
+            raise TypeError(
+                "validation must be a pair (X_val, Y_val) or a triple (X_val, Y_val, sample_weight)"
+            )
+        Xv, Yv = net._check_XY(*validation[:2], names=("X_val", "Y_val"))
+        swv = _sample_weight(
+            validation[2] if len(validation) == 3 else None, Xv.shape[0], "validation weights"
+        )
+    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+        raise TypeError(f"early_stopping must be a loopnet.EarlyStopping, got {early_stopping!r}")
+    if early_stopping is not None and early_stopping.monitor == "val_loss" and validation is None:
+        raise ValueError(
+            "EarlyStopping(monitor='val_loss') needs validation=(X_val, Y_val); or monitor='loss'"
+        )
+
+    opt = optimizer._tuple(net)  # may refuse: before anything is allocated or run
+    rng_state = np.array([net._rng.integers(1, 2**31 - 1)], dtype=np.int64)
+    run = _run(net, X, Y, sw, Xv, Yv, swv, lrs, B, bool(shuffle), rng_state, early_stopping, opt)
+    return _k.Net(net.params, np.zeros_like(net.params), net._sizes, net._acts, net._loss_code), opt, run
+
+
+class _NoBar:
+    """What fit uses for a progress bar when there is none: importing tqdm costs a first fit 0.1-0.4 s."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def _progress_bar(epochs: int, progress: bool):
+    if not progress:
+        return _NoBar()
+    from tqdm.auto import tqdm  # imported here: a plain import loopnet, and a fit without a bar, stay light
+
+    return tqdm(total=epochs, unit="epoch")
 
 
 def _next_chunk(ran: int, elapsed: float, chunk_seconds: float) -> int:

@@ -7,8 +7,9 @@ same machine code) and must find all of it on disk. The workload reaches both
 dtypes, the ``loops`` and ``plain`` backends, the tiny path
 (``fast.train_epochs_small``), the blocked path (``train_epochs_fast``), the
 ``*_par`` drivers (compiled into every whole-network kernel that may call
-them; with two Numba threads, forced even on a one-core runner, predict and
-gradients on the blocked networks' rows are big enough to run them) and
+them: the blocked fits' batches are big enough for the threaded build of
+``train_epochs_fast``, and with two Numba threads, forced even on a one-core
+runner, predict and gradients on the blocked networks' rows run them) and
 ``exp_approx`` with its ``@intrinsic``.
 
 To keep a cold run near 45 s (two cores, shared), float32 is exercised on the
@@ -82,10 +83,10 @@ WORKLOAD = textwrap.dedent(
 
         if not second:
             tiny = ([2, 3, 1], "sigmoid", "sigmoid", "bce", None, 4)
-            blocked = ([64, 128, 10], "relu", "softmax", "cross_entropy", 32, 160)
+            blocked = ([64, 128, 10], "relu", "softmax", "cross_entropy", 64, 160)  # 64*64*128 = 2**19
         else:
             tiny = ([3, 5, 4, 2], ["tanh", "leaky_relu"], "identity", "mse", None, 6)
-            blocked = ([50, 100, 30, 5], ["sigmoid", "tanh"], "sigmoid", "bce", 40, 220)
+            blocked = ([50, 100, 30, 5], ["sigmoid", "tanh"], "sigmoid", "bce", 110, 220)
         sizes, act, out, loss, batch, rows = tiny
         run(sizes, act, out, loss, "loops", "float64", batch, rows)
         run(sizes, act, out, loss, "plain", "float64", batch, rows)
