@@ -10,25 +10,33 @@ defines:
   with `` adam`` at the end: ``"digits 64-128-10 b32 adam"``).
 * :data:`CONTENDERS` -- who trains them: ``loops`` and ``loops-1t`` (loopnet's
   compiled loops with the default and with one Numba thread), ``numpy`` and
-  ``numpy-1t`` (loopnet's NumPy twin, default and one BLAS thread), ``python``
-  (the very same loop kernels run as plain Python, tiny cases only),
+  ``numpy-1t`` (loopnet's NumPy twin, default and one BLAS thread),
+  ``numpy-lean`` (a minimal hand-written NumPy trainer, :class:`loopnet.contenders.LeanNumpy`),
+  ``jax`` (the whole fit as one ``jax.jit`` program, :class:`loopnet.contenders.JaxMLP`),
+  ``python`` (the very same loop kernels run as plain Python, tiny cases only),
   ``sklearn`` (``MLPClassifier`` / ``MLPRegressor``, solver ``"sgd"`` or
   ``"adam"``) and ``torch`` (a plain PyTorch training loop, ``optim.SGD`` or
   ``optim.Adam``). Each uses the case's optimizer (:attr:`Case.optimizer`).
 * :func:`measure` -- seconds per epoch of one contender on one case: a warm-up
   fit first, so compile time is not counted, then one timed fit of enough
-  epochs to last at least ``min_seconds``.
+  epochs to last at least ``min_seconds`` (jax compiles a program per epoch
+  count: that compile runs before the timer starts and is reported apart).
 * :func:`run`, :func:`format_table`, :func:`plot`, :func:`environment`: a
-  sweep, its table, its plot and the machine it ran on.
+  sweep, its table, its plot and the machine it ran on. Every ratio is quoted
+  twice: against the loops, and against the fastest vectorized contender
+  (:data:`VECTORIZED`) of the same case and dtype.
 
-Only NumPy and Numba are needed; scikit-learn, PyTorch, threadpoolctl and
+Only NumPy and Numba are needed; scikit-learn, PyTorch, JAX, threadpoolctl and
 matplotlib are imported when first used, and a contender (or the plot) whose
 library is missing is skipped with the reason.
 
 Every contender trains the same network shape with the same batch size,
-optimizer, learning rate and dtype. Their numbers differ (initial weights,
-shuffling, and scikit-learn's regressor has an identity output: see
-:func:`sklearn_trainer`); what is compared is the time an epoch takes.
+optimizer, learning rate and dtype. scikit-learn's and PyTorch's numbers differ
+(initial weights, shuffling, and scikit-learn's regressor has an identity output:
+see :func:`sklearn_trainer`). ``numpy-lean`` and ``jax`` compute loopnet's model, loss
+and updates from loopnet's initial weights (tests/test_contenders.py holds their weights
+equal to the loops' over the same batches; in the race jax draws its own batch order).
+What is compared is the time an epoch takes.
 """
 
 from __future__ import annotations
@@ -256,8 +264,14 @@ class Trainer:
         self.Y = np.ascontiguousarray(data.Y, dtype=self.dtype)
         self.batch_size = case.rows if case.batch_size is None else min(case.batch_size, case.rows)
 
+    compile_seconds: float | None = None
+    """Seconds compiling the program of the last ``prepare``d fit (jax only; None: nothing to compile)."""
+
     def new_model(self) -> None:
         raise NotImplementedError
+
+    def prepare(self, epochs: int) -> None:
+        """One-off work for a fit of ``epochs`` epochs on all rows, before the timer starts (default none)."""
 
     def _fit(self, X: np.ndarray, Y: np.ndarray, epochs: int) -> int:
         raise NotImplementedError
@@ -552,6 +566,81 @@ def torch_trainer(case: Case, dtype: str, data: Data) -> Trainer:
     return TorchTrainer(case, dtype, data)
 
 
+class LeanNumpyTrainer(Trainer):
+    """``numpy-lean``: :class:`loopnet.contenders.LeanNumpy`, a fresh one (seed 0) with every new model."""
+
+    def __init__(self, case: Case, dtype: str, data: Data) -> None:
+        super().__init__(case, dtype, data)
+        self.model = None
+
+    def new_model(self) -> None:
+        from .contenders import LeanNumpy
+
+        c = self.case
+        self.model = LeanNumpy(c.sizes, c.activation, c.output_activation, c.loss, c.lr, c.optimizer,
+                               betas=ADAM_BETAS, eps=ADAM_EPS, dtype=self.dtype, seed=0)  # fmt: skip
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray, epochs: int) -> int:
+        return len(self.model.fit(X, Y, epochs, self.batch_size))
+
+
+def lean_trainer(case: Case, dtype: str, data: Data) -> Trainer:
+    """A minimal NumPy trainer written by hand: loopnet's math, none of its code (see loopnet.contenders).
+
+    Buffers allocated once per fit, products through ``np.matmul(..., out=)``, in-place
+    ufuncs, flat parameters so an update is a few ufunc calls; loopnet's initial weights
+    and batch order, so its weights equal the loops' (tests/test_contenders.py).
+    """
+    return LeanNumpyTrainer(case, dtype, data)
+
+
+class JaxTrainer(Trainer):
+    """``jax``: :class:`loopnet.contenders.JaxMLP`; see :func:`jax_trainer`."""
+
+    def __init__(self, case: Case, dtype: str, data: Data) -> None:
+        try:
+            from .contenders import JaxMLP, import_jax
+
+            import_jax()
+        except ImportError:
+            raise Unavailable("JAX is not installed (pip install jax)") from None
+        super().__init__(case, dtype, data)
+        c = self.case
+        self.model = JaxMLP(c.sizes, c.activation, c.output_activation, c.loss, c.lr, c.optimizer,
+                            betas=ADAM_BETAS, eps=ADAM_EPS, dtype=self.dtype, seed=0,
+                            batch_size=self.batch_size)  # fmt: skip
+
+    def new_model(self) -> None:
+        self.model.reset()  # compiled programs are kept
+
+    def prepare(self, epochs: int) -> None:
+        self.model.compile(self.X, self.Y, epochs)
+        self.compile_seconds = self.model.compile_seconds
+
+    def warm_up(self) -> None:
+        """One epoch on all rows: compiles (and first runs) the one-epoch program the timing starts with."""
+        self.new_model()
+        self.prepare(1)
+        self._fit(self.X, self.Y, 1)
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray, epochs: int) -> int:
+        return len(self.model.fit(X, Y, epochs))
+
+
+def jax_trainer(case: Case, dtype: str, data: Data) -> Trainer:
+    """A JAX trainer written for speed: one ``jax.jit`` program per fit (see loopnet.contenders).
+
+    ``lax.scan`` over epochs and, inside, over minibatches (the last, smaller batch after
+    the scan); ``jax.value_and_grad`` of loopnet's loss; SGD or Adam as a tree map; rows
+    reshuffled each epoch by ``jax.random.permutation`` inside the program; the loss
+    recorded every epoch. The program depends on the epoch count, so each new count is
+    compiled before its fit is timed (:meth:`Trainer.prepare`), and that compile time
+    goes to bench.json (``compile_seconds``) and the table's notes. float64 runs with
+    ``jax_enable_x64``; XLA's default CPU threads.
+    """
+    return JaxTrainer(case, dtype, data)
+
+
 @dataclass(frozen=True)
 class Contender:
     """A way of training: ``make(case, dtype, data)`` returns a :class:`Trainer` or raises Unavailable."""
@@ -582,12 +671,17 @@ _CONTENDERS = (
     Contender("loops-1t", "loopnet backend='loops', numba.set_num_threads(1)", _loops_1t),
     Contender("numpy", "loopnet backend='numpy', default BLAS threads", _numpy),
     Contender("numpy-1t", "loopnet backend='numpy', BLAS limited to 1 thread (threadpoolctl)", _numpy_1t),
+    Contender("numpy-lean", "a minimal hand-written NumPy trainer (loopnet.contenders)", lean_trainer),
+    Contender("jax", "JAX: the whole fit in one jax.jit, lax.scan over epochs and batches", jax_trainer),
     Contender("python", "loopnet's loop kernels as plain Python (JIT off), tiny cases only", python_trainer),
     Contender("sklearn", "scikit-learn MLPClassifier/MLPRegressor, solver='sgd' or 'adam'", sklearn_trainer),
     Contender("torch", "PyTorch CPU: nn.Sequential, optim.SGD or optim.Adam, default threads", torch_trainer),
 )
 CONTENDERS: dict[str, Contender] = {c.name: c for c in _CONTENDERS}
 """Every contender by name; ``loops`` is the one every ratio is taken against."""
+
+VECTORIZED = ("numpy", "numpy-lean", "jax")
+"""The vectorized contenders: every ratio is also quoted against the fastest of these that ran."""
 
 
 def make_trainer(case: Case, contender: str, dtype: str) -> Trainer:
@@ -703,8 +797,9 @@ MAX_EPOCHS = 10_000_000
 
 
 def time_fit(trainer: Trainer, epochs: int) -> float:
-    """Seconds for one ``fit`` of ``epochs`` epochs on fresh weights (building them is not timed)."""
+    """Seconds for one ``fit`` of ``epochs`` epochs on fresh weights (building them, compiling, not timed)."""
     trainer.new_model()
+    trainer.prepare(epochs)
     start = time.perf_counter()
     done = trainer.fit(epochs)
     elapsed = time.perf_counter() - start
@@ -803,8 +898,9 @@ def run(
 ) -> dict[str, Any]:
     """Time every contender on every case in every dtype; returns the results (see :func:`save_json`).
 
-    ``loops`` is always timed (every ratio is against it), first. ``log`` receives one
-    line per timing (None: quiet).
+    ``loops`` is always timed (every ratio is against it), first. Once a case and dtype
+    are done, each of its records is also quoted against the fastest of the
+    :data:`VECTORIZED` contenders that ran. ``log`` receives one line per timing (None: quiet).
     """
     order = ["loops", *(c for c in contenders if c != "loops")]
     for name in order:
@@ -821,13 +917,14 @@ def run(
         data_sources[case.name] = data.source
         for dtype in dtypes:
             loops_seconds = None
+            first = len(records)
             for name in order:
                 try:
                     trainer = CONTENDERS[name].make(case, dtype, data)
                 except Unavailable as why:
                     skipped.append({"case": case.name, "dtype": dtype, "contender": name, "reason": str(why)})
                     if log:
-                        log(f"  {case.name:<34} {dtype:<8} {name:<9} skipped: {why}")
+                        log(f"  {case.name:<34} {dtype:<8} {name:<10} skipped: {why}")
                     continue
                 timing = measure(trainer, min_seconds)
                 if name == "loops":
@@ -846,11 +943,17 @@ def run(
                         "flops_per_epoch": case.flops,
                         "gflops": case.flops / timing.seconds_per_epoch / 1e9,
                         "ratio": None if loops_seconds is None else timing.seconds_per_epoch / loops_seconds,
+                        "compile_seconds": trainer.compile_seconds,
                     }
                 )
                 if log:
                     per_epoch = f"{format_seconds(timing.seconds_per_epoch):>9}/epoch"
-                    log(f"  {case.name:<34} {dtype:<8} {name:<9} {per_epoch}, {_epochs(timing.epochs)}")
+                    compiled = ""
+                    if trainer.compile_seconds is not None:
+                        compiled = f" (+ {format_seconds(trainer.compile_seconds)} compile, not timed)"
+                    timed = f"{per_epoch}, {_epochs(timing.epochs)}{compiled}"
+                    log(f"  {case.name:<34} {dtype:<8} {name:<10} {timed}")
+            _quote_against_vectorized(records[first:])
     return {
         "environment": environment(),
         "settings": {
@@ -865,14 +968,33 @@ def run(
     }
 
 
+def _quote_against_vectorized(records: list[dict[str, Any]]) -> None:
+    """Add ``fastest_vectorized`` and ``ratio_vs_vectorized`` to the records of one case and dtype.
+
+    The fastest vectorized contender is the one of :data:`VECTORIZED` with the least
+    seconds per epoch among these records; with none of them run, both are None.
+    """
+    timed = [r for r in records if r["contender"] in VECTORIZED]
+    best = min(timed, key=lambda r: r["seconds_per_epoch"], default=None)
+    for r in records:
+        r["fastest_vectorized"] = None if best is None else best["contender"]
+        r["ratio_vs_vectorized"] = (
+            None if best is None else r["seconds_per_epoch"] / best["seconds_per_epoch"]
+        )
+
+
 def save_json(results: dict[str, Any], path: str | os.PathLike) -> None:
     """Write the results of :func:`run` as JSON.
 
     ``records``: one per timing, with case, sizes, rows, batch_size (null = full batch),
     optimizer ("sgd" or "adam"), dtype, contender, seconds_per_epoch, epochs_timed,
-    flops_per_epoch, gflops and ratio (this contender's seconds per epoch / loops'
-    for the same case and dtype). ``skipped``: contender x case x dtype not run, with
-    the reason. ``environment``: versions, CPU, threads, BLAS, date. ``data``: where
+    flops_per_epoch, gflops, ratio (this contender's seconds per epoch / loops'
+    for the same case and dtype), fastest_vectorized (the fastest of :data:`VECTORIZED`
+    for that case and dtype, null if none ran), ratio_vs_vectorized (seconds per epoch /
+    that one's) and compile_seconds (jax: compiling the timed fit's program, not in the
+    timing; null for the others). ``skipped``: contender x case x dtype not run, with
+    the reason. ``environment``: versions, CPU, threads, BLAS, date, and ``machine``
+    (:func:`loopnet.machine.machine_info`, when that module exists). ``data``: where
     each case's rows came from.
     """
     with open(path, "w", encoding="utf-8") as fh:
@@ -907,7 +1029,7 @@ def _cpu_model() -> str | None:
 
 
 def versions() -> dict[str, str | None]:
-    """Versions of Python, loopnet, NumPy, Numba, scikit-learn and PyTorch (None: not installed)."""
+    """Versions of Python, loopnet, NumPy, Numba, scikit-learn, PyTorch and JAX (None: not installed)."""
     return {
         "python": platform.python_version(),
         "loopnet": loopnet.__version__,
@@ -915,11 +1037,17 @@ def versions() -> dict[str, str | None]:
         "numba": numba.__version__,
         "sklearn": _version("sklearn", "scikit-learn"),
         "torch": _version("torch", "torch"),
+        "jax": _version("jax", "jax"),
     }
 
 
 def environment() -> dict[str, Any]:
-    """Versions, CPU model, thread counts, BLAS libraries and the date: what a timing depends on."""
+    """Versions, CPU model, threads, BLAS libraries, the date, the machine's peak: what a timing depends on.
+
+    ``machine`` is :func:`loopnet.machine.machine_info` (cores, vector width, peak GFLOP/s
+    measured), left out while that module does not exist; ``machine_error`` holds the
+    reason if it exists but failed.
+    """
     env: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         **versions(),
@@ -943,7 +1071,22 @@ def environment() -> dict[str, Any]:
         ]
     except ImportError:
         env["blas"] = "threadpoolctl is not installed"
+    machine = _machine_module()
+    if machine is not None:
+        try:
+            env["machine"] = machine.machine_info(measure=True)
+        except Exception as exc:  # a failed peak measurement must not lose the sweep's timings
+            env["machine_error"] = f"{type(exc).__name__}: {exc}"
     return env
+
+
+def _machine_module() -> ModuleType | None:
+    """loopnet.machine, or None where it does not exist yet."""
+    try:
+        from . import machine
+    except ImportError:
+        return None
+    return machine
 
 
 def _threading_layer() -> str | None:
@@ -978,12 +1121,19 @@ def format_count(n: float) -> str:
 
 LEGEND = (
     "ratio = the contender's time per epoch / loops' time per epoch, same case and dtype:\n"
-    "above 1x (marked *) the loops were faster; - = not run (the reason is in bench.json)"
+    "above 1x (marked *) the loops were faster; - = not run (the reason is in bench.json)\n"
+    "the line under each row, 'vs NAME', quotes every time against NAME, the fastest vectorized\n"
+    f"contender ({' / '.join(VECTORIZED)}) of that case and dtype: 1.00x is NAME itself"
 )
 
 
 def format_table(results: dict[str, Any]) -> str:
-    """One row per (case, dtype), one column per contender: seconds per epoch and the ratio vs loops."""
+    """One row per (case, dtype), one column per contender: seconds per epoch and the ratio vs loops.
+
+    Under each row, a line quotes every contender's time against the fastest vectorized
+    contender of that case and dtype. The machine's line (:func:`loopnet.machine.machine_line`)
+    heads the table when bench.json has it; JAX's compile times follow the legend.
+    """
     contenders = results["settings"]["contenders"]
     by_key = {(r["case"], r["dtype"], r["contender"]): r for r in results["records"]}
     header = ["case", "dtype", "FLOP/epoch", *contenders]
@@ -992,6 +1142,7 @@ def format_table(results: dict[str, Any]) -> str:
         for dtype in results["settings"]["dtypes"]:
             flops = next((r["flops_per_epoch"] for r in results["records"] if r["case"] == case), None)
             cells = [case, dtype, "-" if flops is None else format_count(flops)]
+            versus = None
             for name in contenders:
                 record = by_key.get((case, dtype, name))
                 if record is None:
@@ -1005,7 +1156,14 @@ def format_table(results: dict[str, Any]) -> str:
                     cells.append(
                         f"{format_seconds(record['seconds_per_epoch'])} {_ratio(record['ratio'])}{mark}"
                     )
+                if record is not None and record.get("fastest_vectorized"):
+                    versus = record["fastest_vectorized"]
             rows.append(cells)
+            if versus is not None:
+                quoted = [by_key.get((case, dtype, name)) for name in contenders]
+                rows.append([f"  vs {versus}", "", ""] + [
+                    "-" if r is None else f"{_ratio(r['ratio_vs_vectorized'])} " for r in quoted
+                ])  # fmt: skip
     widths = [max(len(str(row[c])) for row in [header, *rows]) for c in range(len(header))]
     lines = []
     for row in [header, *rows]:
@@ -1013,9 +1171,40 @@ def format_table(results: dict[str, Any]) -> str:
         right = [f"{row[c]:>{widths[c]}}" for c in range(2, len(row))]
         lines.append("  ".join(left + right).rstrip())
     lines.insert(1, "-" * len(lines[0]))
+    machine = _machine_line(results["environment"])
+    if machine:
+        lines.insert(0, machine)
     lines.append("")
     lines.append(LEGEND)
+    compiled = _compile_notes(results)
+    if compiled:
+        lines.append("")
+        lines.extend(compiled)
     return "\n".join(lines)
+
+
+def _machine_line(env: dict[str, Any]) -> str | None:
+    """loopnet.machine's one-line summary of the machine in ``env``, if both exist."""
+    info = env.get("machine")
+    machine = _machine_module()
+    if info is None or machine is None:
+        return None
+    return machine.machine_line(info)
+
+
+def _compile_notes(results: dict[str, Any]) -> list[str]:
+    """One line per case with compile times (jax): not in the times per epoch above."""
+    times: dict[tuple[str, str], list[str]] = {}
+    for r in results["records"]:
+        if r.get("compile_seconds") is not None:
+            times.setdefault((r["contender"], r["case"]), []).append(
+                f"{r['dtype']} {format_seconds(r['compile_seconds'])}"
+            )
+    if not times:
+        return []
+    lines = ["compile time of the timed fit's program, not counted in its time per epoch:"]
+    lines += [f"  {name}, {case}: {', '.join(parts)}" for (name, case), parts in times.items()]
+    return lines
 
 
 def _epochs(n: int) -> str:

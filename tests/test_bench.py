@@ -1,4 +1,9 @@
-"""``loopnet bench`` and ``loopnet.benchmarks``: a smoke run, the FLOP count, plain Python, Adam, bad args."""
+"""``loopnet bench`` and ``loopnet.benchmarks``: a smoke run, the FLOP count, plain Python, Adam, bad args.
+
+Also the ratios against the fastest vectorized contender, the numpy-lean and jax contenders'
+place in the race (their numbers are checked against the loops in tests/test_contenders.py),
+compile time kept out of the timing, and the machine's line.
+"""
 
 from __future__ import annotations
 
@@ -84,6 +89,28 @@ def test_tiny_sweep_writes_json_whose_ratios_are_time_over_loops_time(tiny_run):
         assert r["optimizer"] == case.optimizer == "sgd"
     for key in ("python", "numpy", "numba", "cpu", "numba_threads", "date"):
         assert results["environment"][key], key
+    # numpy is the only vectorized contender of the tiny sweep: every time is quoted against it too
+    for r in records:
+        numpy = next(
+            q for q in records if (q["case"], q["dtype"], q["contender"]) == (r["case"], r["dtype"], "numpy")
+        )
+        assert r["fastest_vectorized"] == "numpy"
+        assert r["ratio_vs_vectorized"] == pytest.approx(r["seconds_per_epoch"] / numpy["seconds_per_epoch"])
+        assert r["compile_seconds"] is None  # nothing here compiles per fit
+
+
+def test_tiny_sweep_records_the_machine_when_loopnet_machine_exists(tiny_run):
+    proc, out = tiny_run
+    env = json.loads((out / "bench.json").read_text())["environment"]
+    try:
+        from loopnet import machine
+    except ImportError:
+        assert "machine" not in env
+        return
+    info = env["machine"]
+    assert set(info) >= {"cpu_model", "cores", "vector_bits", "peak_gflops"}
+    assert info["peak_gflops"]["float64"] > 0 and info["peak_gflops"]["float32"] > 0
+    assert machine.machine_line(info) in proc.stdout.splitlines()
 
 
 def test_tiny_sweep_draws_a_png(tiny_run):
@@ -110,6 +137,12 @@ def test_tiny_sweep_prints_a_row_per_case_with_a_mark_where_loops_won(tiny_run):
         ratio = {r["contender"]: r["ratio"] for r in records if r["case"] == case}
         shown = [float(v) for v in re.findall(r"(\d[\d.]*)x\*?(?= |$)", row)]
         assert shown == pytest.approx([ratio[c] for c in sweep.contenders if c != "loops"], rel=0.01)
+        # the next line quotes every contender, loops too, against the fastest vectorized one
+        versus = lines[lines.index(row) + 1]
+        assert versus.startswith("  vs numpy ")
+        quoted = {r["contender"]: r["ratio_vs_vectorized"] for r in records if r["case"] == case}
+        assert versus.split()[2:] == [benchmarks._ratio(quoted[c]) for c in sweep.contenders]
+        assert quoted["numpy"] == 1.0
     assert benchmarks.LEGEND in proc.stdout
 
 
@@ -290,6 +323,11 @@ def test_every_contender_uses_the_case_optimizer(name, optimizer):
             assert (params["beta_1"], params["beta_2"], params["epsilon"]) == (0.9, 0.999, 1e-8)
         else:
             assert (params["learning_rate"], params["momentum"]) == ("constant", 0.0)
+    elif name in ("numpy-lean", "jax"):
+        model = trainer.model
+        assert (model.optimizer, model.lr, model.betas, model.eps) == (optimizer, case.lr, (0.9, 0.999), 1e-8)
+        steps = model.step if name == "numpy-lean" else int(model.state[2])
+        assert steps == 1  # one full-batch epoch: one update
     elif optimizer == "sgd":
         assert trainer.optimizer is None  # fit(lr=case.lr): plain SGD
     else:
@@ -385,3 +423,95 @@ def test_bad_bench_arguments_exit_2_with_a_message(args, message, tmp_path, caps
     err = capsys.readouterr().err
     assert message in err
     assert "usage: loopnet bench" in err
+
+
+# --- the fastest vectorized contender, numpy-lean, jax ----------------------------------------------
+
+
+def _record(case, dtype, contender, seconds, **extra):
+    return {"case": case, "dtype": dtype, "contender": contender, "seconds_per_epoch": seconds,
+            "flops_per_epoch": 1000, "ratio": None, **extra}  # fmt: skip
+
+
+def test_the_fastest_vectorized_contender_is_the_quickest_of_numpy_numpy_lean_and_jax():
+    assert benchmarks.VECTORIZED == ("numpy", "numpy-lean", "jax")
+    assert set(benchmarks.VECTORIZED) <= set(benchmarks.CONTENDERS)
+    # times by hand: jax 2 ms is the fastest vectorized; torch at 1 ms is faster but not vectorized
+    times = [("loops", 4e-3), ("numpy", 8e-3), ("numpy-lean", 5e-3), ("jax", 2e-3), ("torch", 1e-3)]
+    records = [_record("c", "float64", name, t) for name, t in times]
+    benchmarks._quote_against_vectorized(records)
+    assert {r["fastest_vectorized"] for r in records} == {"jax"}
+    assert [r["ratio_vs_vectorized"] for r in records] == pytest.approx([2.0, 4.0, 2.5, 1.0, 0.5])
+    alone = [_record("c", "float64", "loops", 4e-3), _record("c", "float64", "sklearn", 8e-3)]
+    benchmarks._quote_against_vectorized(alone)  # no vectorized contender ran: nothing to quote
+    assert [(r["fastest_vectorized"], r["ratio_vs_vectorized"]) for r in alone] == [(None, None)] * 2
+
+
+def test_the_table_quotes_the_fastest_vectorized_and_notes_compile_times():
+    records = [_record("net", "float32", "loops", 4e-3, ratio=1.0),
+               _record("net", "float32", "numpy-lean", 5e-3, ratio=1.25),
+               _record("net", "float32", "jax", 2e-3, ratio=0.5, compile_seconds=1.5)]  # fmt: skip
+    benchmarks._quote_against_vectorized(records)
+    settings = {"cases": ["net"], "dtypes": ["float32"], "contenders": ["loops", "numpy-lean", "jax"]}
+    results = {"settings": settings, "records": records, "environment": {}}
+    lines = benchmarks.format_table(results).splitlines()
+    (row,) = [line for line in lines if line.startswith("net ")]
+    assert "5.00 ms 1.25x*" in row and "2.00 ms 0.50x " in row + " "
+    versus = lines[lines.index(row) + 1].split()
+    assert versus == ["vs", "jax", "2.00x", "2.50x", "1.00x"]  # loops, numpy-lean, jax: time / jax's
+    assert "  jax, net: float32 1.50 s" in lines  # the compile time, in the notes, not in the cell
+
+
+def test_time_fit_prepares_before_the_clock_starts(monkeypatch):
+    """jax compiles a program per epoch count in prepare(): that must happen outside the timed span."""
+    events = []
+
+    class Fake(benchmarks.Trainer):
+        def __init__(self):
+            pass
+
+        def new_model(self):
+            events.append("new_model")
+
+        def prepare(self, epochs):
+            events.append(f"prepare {epochs}")
+
+        def fit(self, epochs):
+            events.append(f"fit {epochs}")
+            return epochs
+
+    def clock():
+        events.append("clock")
+        return float(len(events))
+
+    monkeypatch.setattr(benchmarks.time, "perf_counter", clock)
+    benchmarks.time_fit(Fake(), 3)
+    assert events == ["new_model", "prepare 3", "clock", "fit 3", "clock"]
+
+
+def test_jax_is_unavailable_with_the_reason_when_it_is_not_installed(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_jax(name, *args, **kwargs):
+        if name == "jax" or name.startswith("jax."):
+            raise ImportError("No module named 'jax'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_jax)
+    with pytest.raises(benchmarks.Unavailable, match=r"JAX is not installed \(pip install jax\)"):
+        benchmarks.make_trainer(benchmarks.CASES["xor 2-8-1"], "jax", "float64")
+
+
+def test_jax_reports_its_compile_time_apart():
+    pytest.importorskip("jax")
+    trainer = benchmarks.make_trainer(benchmarks.CASES["xor 2-8-1"], "jax", "float64")
+    trainer.warm_up()
+    trainer.new_model()
+    trainer.prepare(4)
+    assert trainer.compile_seconds > 0
+    assert trainer.model.compile_times.keys() >= {(1, 4, False), (4, 4, False)}  # warm-up's, then this one
+    compiled = dict(trainer.model.compile_times)
+    assert trainer.fit(4) == 4
+    assert trainer.model.compile_times == compiled  # the timed fit compiled nothing
