@@ -1100,7 +1100,7 @@ def output_step_small(loss_code, code, zbuf, abuf, dbuf, out, m, Y, wb, S, order
             c = wb[n] / (S * K)
         row = 0.0
         for k in range(K):
-            q = out + n * K + k
+            q = np.uint64(out + n * K + k)  # unsigned: see train_epochs_small
             if loss_code == BCE:
                 x = np.float64(zbuf[q])
                 row += max(x, 0.0) - y[k] * x + np.log1p(np.exp(-abs(x)))
@@ -1126,13 +1126,32 @@ def train_epochs_small(net, opt, run, first, count):
     Layer l's W[i, j] is params[w + i * J + j] and b[j] is params[w + I * J + j]
     (w = the layer's offset); row n of its z, a and delta is at c * u + n * J
     (c = batch capacity, u = units in the layers before it), as in kernels.py.
-    The update, the validation loss (on however many rows) and end_of_epoch are the plain kernels'.
+    The batch's rows of X are gathered into run.Xb (once per fit at full batch,
+    whose rows never move), so layer 0 reads its input like the others.
+
+    The arrays are taken out of net, opt and run once per call: handing a
+    function the run's forty arrays costs an atomic increment and decrement of
+    each one's reference count, which was most of a tiny epoch (1 us of 1.5).
+    So the optimizer's update calls the plain U1-U3 kernels on its arrays, as
+    kernels.update does, and end_of_epoch's common case (finite, no early
+    stopping: keep these parameters and optimizer state as the last finite
+    ones) is done here; every other case calls end_of_epoch.
+
+    The innermost loops index with unsigned integers: Numba tests every signed
+    index for a negative value (counting from the end), which cost these short
+    loops a quarter of their time; these indices are never negative. The
+    arithmetic is the plain kernels', in their order, without fastmath: the
+    same numbers, bit for bit (tests/test_fast.py; bench/cfloor.c agrees too).
     """
-    X, Y, order = run.X, run.Y, run.order
+    X, Y, order, Xb = run.X, run.Y, run.order, run.Xb
     params, grads, sizes, acts, loss_code = net.params, net.grads, net.sizes, net.acts, net.loss_code
     zbuf, abuf, dbuf = run.zbuf, run.abuf, run.dbuf
-    N = X.shape[0]
+    lrs, wb, sw, losses = run.lrs, run.wb, run.sw, run.losses
+    kind, step, decay, m1, m2 = opt.kind, opt.step, opt.decay, opt.m, opt.v
+    last_params, last_m, last_v, last_step = run.last_params, run.last_m, run.last_v, run.last_step
+    N, n0 = X.shape
     nL = Y.shape[1]
+    Nv = run.Xv.shape[0]
     L = sizes.shape[0] - 1
     B = min(run.batch_size, N)
     units = 0
@@ -1140,16 +1159,26 @@ def train_epochs_small(net, opt, run, first, count):
         units += sizes[l]
     cap = zbuf.shape[0] // units
     total_weight = 0.0
+    batch_weight = 0.0
     for n in range(N):
-        total_weight += run.sw[n]
+        total_weight += sw[n]
+    reshuffle = run.shuffle and B < N
+    unmonitored = run.monitor == _plain.NO_MONITOR
+    zero = grads.dtype.type(0)  # float32 gradients are summed in float32, as weight_grad sums them
     for e in range(first, first + count):
-        if run.shuffle and B < N:
+        if reshuffle:
             shuffle(order, run.rng_state)
         total = 0.0
         for start in range(0, N, B):
             m = min(B, N - start)
-            wm = run.wb[:m]
-            batch_weight = gather_values(run.sw, order, start, wm)
+            if e == first or B < N:  # the batch's rows and weights; a full batch keeps its own
+                batch_weight = 0.0
+                for n in range(m):
+                    r = order[start + n]
+                    for i in range(n0):
+                        Xb[n * n0 + i] = X[r, i]
+                    wb[n] = sw[r]
+                    batch_weight += wb[n]
             # forward: F1 then F2, layer by layer
             w = 0
             u = 0
@@ -1157,25 +1186,27 @@ def train_epochs_small(net, opt, run, first, count):
                 I = sizes[l]
                 J = sizes[l + 1]
                 out = cap * u
-                prev = cap * (u - I)
+                src = Xb if l == 0 else abuf
+                prev = 0 if l == 0 else cap * (u - I)
                 for n in range(m):
                     for j in range(J):
                         s = params[w + I * J + j]
                         for i in range(I):
-                            x = X[order[start + n], i] if l == 0 else abuf[prev + n * I + i]
-                            s += x * params[w + i * J + j]
+                            s += src[np.uint64(prev + n * I + i)] * params[np.uint64(w + i * J + j)]
                         zbuf[out + n * J + j] = s
                 if acts[l] == SOFTMAX:
                     _plain.activate(SOFTMAX, zbuf[out : out + m * J].reshape((m, J)),
                                     abuf[out : out + m * J].reshape((m, J)))  # fmt: skip
                 else:
+                    code = acts[l]
                     for q in range(out, out + m * J):
-                        abuf[q] = activate_scalar(acts[l], zbuf[q])
+                        abuf[q] = activate_scalar(code, zbuf[q])
                 w += I * J + J
                 u += J
             # the loss and B1 at the output
             out = cap * (u - nL)
             if acts[L - 1] == SOFTMAX:  # row-coupled: the plain kernels, on views
+                wm = wb[:m]
                 z = zbuf[out : out + m * nL].reshape((m, nL))
                 a = abuf[out : out + m * nL].reshape((m, nL))
                 Ym = run.Yb[: m * nL].reshape((m, nL))
@@ -1183,7 +1214,7 @@ def train_epochs_small(net, opt, run, first, count):
                 batch_loss = loss_value(loss_code, z, a, Ym, wm)
                 output_delta(loss_code, SOFTMAX, z, a, Ym, wm, dbuf[out : out + m * nL].reshape((m, nL)))
             else:
-                batch_loss = output_step_small(loss_code, acts[L - 1], zbuf, abuf, dbuf, out, m, Y, wm,
+                batch_loss = output_step_small(loss_code, acts[L - 1], zbuf, abuf, dbuf, out, m, Y, wb,
                                                batch_weight, order, start)  # fmt: skip
             total += batch_loss if loss_code == SSE else batch_loss * (batch_weight / total_weight)
             # backward: B3, B4, then B2 into the layer below
@@ -1193,29 +1224,51 @@ def train_epochs_small(net, opt, run, first, count):
                 u -= J
                 w -= I * J + J
                 out = cap * u
-                prev = cap * (u - I)
-                for q in range(w, w + I * J + J):
-                    grads[q] = 0.0
-                for n in range(m):
-                    for i in range(I):
-                        x = X[order[start + n], i] if l == 0 else abuf[prev + n * I + i]
-                        for j in range(J):
-                            grads[w + i * J + j] += x * dbuf[out + n * J + j]
-                for n in range(m):
+                src = Xb if l == 0 else abuf
+                prev = 0 if l == 0 else cap * (u - I)
+                # each sum in a register of the parameters' dtype, over the rows in order: weight_grad's
+                # and bias_grad's sums term for term, without a store and reload of dW[i, j] per row
+                for i in range(I):
                     for j in range(J):
-                        grads[w + I * J + j] += dbuf[out + n * J + j]
+                        s = zero
+                        for n in range(m):
+                            s += src[np.uint64(prev + n * I + i)] * dbuf[np.uint64(out + n * J + j)]
+                        grads[w + i * J + j] = s
+                for j in range(J):
+                    s = zero
+                    for n in range(m):
+                        s += dbuf[np.uint64(out + n * J + j)]
+                    grads[w + I * J + j] = s
                 if l > 0:
                     for n in range(m):
                         for i in range(I):
                             s = 0.0
                             for j in range(J):
-                                s += dbuf[out + n * J + j] * params[w + i * J + j]
+                                s += dbuf[np.uint64(out + n * J + j)] * params[np.uint64(w + i * J + j)]
                             q = prev + n * I + i
                             dbuf[q] = s * derivative_scalar(acts[l - 1], zbuf[q], abuf[q])
-            _plain.update(opt, params, grads, run.lrs[e])
-        run.losses[e] = total
-        if run.Xv.shape[0] > 0:  # the plain loops: compiling the blocked ones would cost a tiny fit 30 s
+            # kernels.update, on the optimizer's arrays
+            step[0] += 1
+            if kind == PLAIN_SGD:
+                _plain.sgd_update(params, grads, lrs[e])
+            elif kind == SGD:
+                _plain.momentum_update(params, grads, decay, m1, lrs[e], opt.momentum, opt.dampening,
+                                       opt.nesterov, step[0] == 1)  # fmt: skip
+            else:
+                _plain.adam_update(params, grads, decay, m1, m2, step[0], lrs[e], opt.beta1, opt.beta2,
+                                   opt.eps, kind == ADAMW)  # fmt: skip
+        losses[e] = total
+        if Nv > 0:  # the plain loops: compiling the blocked ones would cost a tiny fit 30 s
             run.val_losses[e] = _plain.validation_loss(net, run)
+        if (unmonitored and np.isfinite(total) and (Nv == 0 or np.isfinite(run.val_losses[e]))
+                and _plain.all_finite(params)):  # fmt: skip
+            # end_of_epoch's outcome in this case, without handing it the run (it skips m and v for
+            # plain SGD, which never changes them: copying them anyway is the same, for 2 P moves)
+            _plain.copy_into(last_params, params)
+            _plain.copy_into(last_m, m1)
+            _plain.copy_into(last_v, m2)
+            last_step[0] = step[0]
+            continue
         status = end_of_epoch(net, opt, run, e)
         if status != RUNNING:
             return e - first + 1, status
