@@ -51,10 +51,12 @@ import math
 import os
 import platform
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any, NamedTuple
 
@@ -63,7 +65,7 @@ import numpy as np
 
 import loopnet
 
-from . import datasets
+from . import cfloor, datasets
 
 DTYPES = ("float64", "float32")
 
@@ -641,6 +643,48 @@ def jax_trainer(case: Case, dtype: str, data: Data) -> Trainer:
     return JaxTrainer(case, dtype, data)
 
 
+class CFloorTrainer(Trainer):
+    """``c``: the case's full-batch epoch as a plain C program (:mod:`loopnet.cfloor`); see c_trainer."""
+
+    def __init__(self, case: Case, dtype: str, data: Data) -> None:
+        super().__init__(case, dtype, data)
+        self._dir = tempfile.TemporaryDirectory(prefix="loopnet-cfloor-")
+        folder = Path(self._dir.name)
+        self.program = cfloor.build(case.sizes, case.rows, case.activation, case.output_activation, case.loss,
+                                    folder / "cfloor")  # fmt: skip
+        self.data_file = folder / "data.txt"
+
+    def new_model(self) -> None:
+        c = self.case
+        net = loopnet.Network(list(c.sizes), activation=c.activation, output_activation=c.output_activation,
+                              loss=c.loss, seed=0)  # fmt: skip
+        cfloor.write_data(self.data_file, self.X, self.Y, net.params)
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray, epochs: int) -> int:
+        cfloor.run(self.program, self.data_file, epochs, 1, self.case.lr)
+        return epochs
+
+
+def c_trainer(case: Case, dtype: str, data: Data) -> Trainer:
+    """The C floor: the articles' tiny full-batch SGD epoch as plain C, built with the system's compiler.
+
+    ``cc -O3 -march=native``, strict IEEE (no fast-math, no fused multiply-add), sizes as compile-time
+    constants, the loss recorded every epoch: the same numbers as the loops (tests/test_cfloor.py). A
+    fit is one run of the program, so its time includes starting a process (about a millisecond in
+    fits of a fifth of a second or more).
+    """
+    if dtype != "float64":
+        raise Unavailable("the C floor is written in double precision only")
+    if case.batch_size is not None or case.optimizer != "sgd" or case.rows * case.n_params > PYTHON_MAX_WORK:
+        raise Unavailable("the C floor is the articles' tiny full-batch SGD epoch only")
+    if not cfloor.supports(case.sizes, case.activation, case.output_activation, case.loss):
+        kind = f"{case.activation}/{case.output_activation}/{case.loss}"
+        raise Unavailable(f"the C floor has no {kind} network")
+    if cfloor.compiler() is None:
+        raise Unavailable("no C compiler (set CC or install cc)")
+    return CFloorTrainer(case, dtype, data)
+
+
 @dataclass(frozen=True)
 class Contender:
     """A way of training: ``make(case, dtype, data)`` returns a :class:`Trainer` or raises Unavailable."""
@@ -674,6 +718,7 @@ _CONTENDERS = (
     Contender("numpy-lean", "a minimal hand-written NumPy trainer (loopnet.contenders)", lean_trainer),
     Contender("jax", "JAX: the whole fit in one jax.jit, lax.scan over epochs and batches", jax_trainer),
     Contender("python", "loopnet's loop kernels as plain Python (JIT off), tiny cases only", python_trainer),
+    Contender("c", "the C floor: the tiny full-batch epoch as plain C, cc -O3 -march=native", c_trainer),
     Contender("sklearn", "scikit-learn MLPClassifier/MLPRegressor, solver='sgd' or 'adam'", sklearn_trainer),
     Contender("torch", "PyTorch CPU: nn.Sequential, optim.SGD or optim.Adam, default threads", torch_trainer),
 )

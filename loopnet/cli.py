@@ -91,11 +91,12 @@ def _add_bench_parser(sub) -> None:
     sweeps = "; ".join(f"{s.name}: {s.description}" for s in benchmarks.SWEEPS.values())
     bench = sub.add_parser(
         "bench",
-        help="time training epochs: loops vs numpy, plain Python, scikit-learn and PyTorch",
+        help="time training epochs: loops vs numpy, numpy-lean, JAX, plain Python, scikit-learn, PyTorch",
         description=(
             "Time one training epoch of each case by each contender (after a warm-up fit, so compile "
-            "time is not counted) and print a table of seconds per epoch and ratios against the loops; "
-            "write DIR/bench.json and DIR/bench.png."
+            "time is not counted) and print the machine and a table of seconds per epoch, with ratios "
+            "against the loops and against the fastest vectorized contender (jax's compile time is "
+            "reported apart); write DIR/bench.json and DIR/bench.png."
         ),
         epilog=f"Sweeps -- {sweeps}.",
     )
@@ -114,8 +115,9 @@ def _add_bench_parser(sub) -> None:
         nargs="+",
         choices=list(benchmarks.CONTENDERS),
         metavar="NAME",
-        help=f"contenders to time, of {', '.join(benchmarks.CONTENDERS)}; loops always run, every "
-        "ratio is against them (default: the sweep's)",
+        help=f"contenders to time, of {', '.join(benchmarks.CONTENDERS)}; loops always run: every "
+        "ratio is against them, and also against the fastest vectorized contender (numpy, numpy-lean, "
+        "jax) that ran (default: the sweep's)",
     )
     slugs = ", ".join(case.slug for case in benchmarks.CASES.values())
     bench.add_argument(
