@@ -661,7 +661,7 @@ class CFloorTrainer(Trainer):
         cfloor.write_data(self.data_file, self.X, self.Y, net.params)
 
     def _fit(self, X: np.ndarray, Y: np.ndarray, epochs: int) -> int:
-        cfloor.run(self.program, self.data_file, epochs, 1, self.case.lr)
+        self.result = cfloor.run(self.program, self.data_file, epochs, 1, self.case.lr)
         return epochs
 
 

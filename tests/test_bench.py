@@ -328,6 +328,11 @@ def test_every_contender_uses_the_case_optimizer(name, optimizer):
         assert (model.optimizer, model.lr, model.betas, model.eps) == (optimizer, case.lr, (0.9, 0.999), 1e-8)
         steps = model.step if name == "numpy-lean" else int(model.state[2])
         assert steps == 1  # one full-batch epoch: one update
+    elif name == "c":  # plain SGD at the case's rate: one epoch lands where loopnet's does
+        net = loopnet.Network(list(case.sizes), activation=case.activation,
+                              output_activation=case.output_activation, loss=case.loss, seed=0)  # fmt: skip
+        net.fit(trainer.X, trainer.Y, epochs=1, lr=case.lr)
+        np.testing.assert_allclose(trainer.result.params, net.params, rtol=1e-12, atol=0)
     elif optimizer == "sgd":
         assert trainer.optimizer is None  # fit(lr=case.lr): plain SGD
     else:
