@@ -60,19 +60,27 @@ Vector width. On CPUs with AVX-512 LLVM still prefers 256-bit vectors for many
 Intel models (its ``prefer-256-bit`` tuning, meant for code that only briefly
 touches vectors, where 512-bit instructions could lower the clock). loopnet's
 kernels spend nearly all their time in long vector loops, where the 512-bit
-registers double the work per instruction, so every loopnet function is compiled
-with LLVM's ``"prefer-vector-width"="512"`` function attribute when the CPU has
-``avx512f`` (:data:`VECTOR_BITS`). It is set per function, through a compiler
-pipeline of loopnet's own (:class:`WideCompiler`), so Numba code outside
-loopnet in the same process is compiled exactly as before. ``LOOPNET_VECTOR_BITS=256``
-in the environment turns it off. The width is part of the cache directory's
-name, so code compiled for one width is never loaded for the other.
+registers double the work per instruction (the product core went from 21-23 to
+28-32 GFLOP/s in float64 on one core of an Emerald Rapids Xeon). With
+``LOOPNET_VECTOR_BITS=512`` in the environment, on a CPU with ``avx512f``, every
+loopnet function is compiled with LLVM's ``"prefer-vector-width"="512"``
+function attribute (:data:`VECTOR_BITS`). It is set per function, through a
+compiler pipeline of loopnet's own (:class:`WideCompiler`), so Numba code
+outside loopnet in the same process is compiled exactly as before. The width is
+part of the cache directory's name, so code compiled for one width is never
+loaded for the other.
 
-Threads are the one place the attribute would not reach: Numba compiles a
-``prange`` body as a function of its own, with its default pipeline. So the
-work a ``prange`` body calls is a :data:`band_kernel`, which is also kept out
-of line (LLVM ``noinline``): the thread pool calls the band's 512-bit code
-instead of re-compiling it inline at the default width.
+It is not the default because of threads: Numba compiles a ``prange`` body as a
+function of its own, with its default pipeline, which the attribute does not
+reach. The work a ``prange`` body calls is therefore a :data:`band_kernel`,
+kept out of line (LLVM ``noinline``) so the thread pool calls the band's wide
+code, and a band run by the pool equals the same band run by one thread. But
+with 512-bit code, a network's one-thread and two-thread results still came out
+one ulp apart in some compile orders (the tests' mix of cached and freshly
+compiled kernels), and loopnet promises them equal bit for bit
+(tests/test_paths.py). Until every route compiles at one width, 512 stays a
+choice the user makes; the default is LLVM's own (256 bits with AVX2 or
+AVX-512).
 
 Setting the environment variable ``NUMBA_DISABLE_JIT=1`` runs every kernel as
 plain Python, which is how a learner steps through a loop in a debugger.
@@ -113,14 +121,14 @@ SOURCE_HASH = _source_hash(PACKAGE_DIR)
 
 
 def _vector_bits(features: str, override: str | None) -> int:
-    """The SIMD width to compile for: 512 with AVX-512, or less if ``override`` (LOOPNET_VECTOR_BITS) says.
+    """The SIMD width to compile for: 256 (128 without AVX), or ``override`` where the CPU has it.
 
     ``features`` is LLVM's feature string of the host CPU (``+avx512f,+avx2,...``).
     """
     have = set(features.split(","))
     widest = 512 if "+avx512f" in have else 256 if "+avx" in have else 128
     if override in (None, ""):
-        return widest
+        return min(widest, 256)
     if override not in ("128", "256", "512"):
         raise ValueError(f"LOOPNET_VECTOR_BITS must be 128, 256 or 512, got {override!r}")
     return min(widest, int(override))

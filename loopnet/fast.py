@@ -1290,10 +1290,8 @@ def threaded_arg(sizes, *rows: int) -> bool | None:
     without the threaded drivers, which gives the same numbers (use_threads would say no everywhere)
     and compiles in about half the time.
     """
-    if not _threaded():
-        return None
     work = max(int(i) * int(j) for i, j in itertools.pairwise(sizes))
-    return True if max(rows) * work >= PARALLEL_MIN_WORK else None
+    return True if _threaded() and max(rows) * work >= PARALLEL_MIN_WORK else None
 
 
 def is_small(sizes, rows: int) -> bool:
@@ -1362,9 +1360,8 @@ def train_kernel(sizes, run, path="auto"):
     if _small(path, sizes, B):
         return train_epochs_small, ()
     Nv = run.Xv.shape[0]
-    threaded = threaded_arg(sizes, B, 8, Nv)
-    if threaded is None and _threaded() and 8 * B * int(sizes[0]) >= PARALLEL_MIN_WORK:
-        threaded = True
+    gather = _threaded() and 8 * B * int(sizes[0]) >= PARALLEL_MIN_WORK  # the batch gather alone can thread
+    threaded = True if gather else threaded_arg(sizes, B, 8, Nv)
     return train_epochs_fast, (threaded, True if Nv > 0 else None)
 
 

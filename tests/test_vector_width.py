@@ -1,9 +1,10 @@
-"""The vector width loopnet compiles for: 512-bit on AVX-512 CPUs, for loopnet's functions only.
+"""The vector width loopnet compiles for: LLVM's default, or 512 bits with AVX-512 when asked; loopnet only.
 
-LLVM prefers 256-bit vectors on many AVX-512 CPUs; loopnet asks for 512 with a
-function attribute set by its own compiler pipeline (loopnet/_jit.py). These
-tests read the attribute in the LLVM IR and the registers in the machine code,
-and check that Numba code outside loopnet is compiled as before.
+LLVM prefers 256-bit vectors on many AVX-512 CPUs; with LOOPNET_VECTOR_BITS=512
+loopnet asks for 512 with a function attribute set by its own compiler pipeline
+(loopnet/_jit.py). These tests read the attribute in the LLVM IR and the
+registers in the machine code (in subprocesses, for the setting), and check
+that Numba code outside loopnet is compiled as before.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ def fresh(py_func, **options):
 @pytest.mark.parametrize(
     ("features", "override", "bits"),
     [
-        ("+avx,+avx2,+avx512f,+fma", None, 512),
+        ("+avx,+avx2,+avx512f,+fma", None, 256),  # LLVM's default unless asked
         ("+avx,+avx2,-avx512f,+fma", None, 256),
         ("+sse2,-avx,-avx2,-avx512f", None, 128),
-        ("+avx,+avx2,+avx512f", "256", 256),
-        ("+avx,+avx2,+avx512f", "", 512),
+        ("+avx,+avx2,+avx512f", "512", 512),
+        ("+avx,+avx2,+avx512f", "", 256),
+        ("+avx,+avx2,+avx512f", "128", 128),
         ("+avx,+avx2,-avx512f", "512", 256),  # never wider than the CPU has
     ],
 )
@@ -54,17 +56,43 @@ def test_the_cache_directory_names_the_width():
     assert os.path.basename(fast.abt_rows4._cache.cache_path).endswith(f"-v{_jit.VECTOR_BITS}")
 
 
-@pytest.mark.skipif(not HOST_AVX512 or _jit.VECTOR_BITS != 512, reason="needs an AVX-512 CPU")
-def test_loopnet_kernels_ask_for_and_get_512_bit_vectors():
-    kernel = fresh(fast.abt_rows4.py_func)
-    A = np.random.default_rng(0).random((4, 64))
-    C = np.zeros((4, 8))
-    kernel(A, np.vstack([A, A]), C, 0, 0, 8)
-    np.testing.assert_allclose(C, A @ np.vstack([A, A]).T, rtol=1e-13)
-    (ir,) = kernel.inspect_llvm().values()
-    (asm,) = kernel.inspect_asm().values()
-    assert ATTRIBUTE in attributes_of(ir, "abt_rows4")
-    assert re.search(r"vfmadd\w+\s+%zmm", asm), "the product's multiply-adds should use 512-bit registers"
+WIDTH_PROBE = (
+    "import re, numba, numpy as np\n"
+    "from loopnet import _jit, fast\n"
+    "k = numba.njit(**{**_jit.FAST_OPTIONS, 'cache': False})(fast.abt_rows4.py_func)\n"
+    "A = np.random.default_rng(0).random((4, 64)); C = np.zeros((4, 4)); k(A, A, C, 0, 0, 4)\n"
+    "assert np.allclose(C, A @ A.T, rtol=1e-13)\n"
+    "(ir,) = k.inspect_llvm().values()\n"
+    "(asm,) = k.inspect_asm().values()\n"
+    'wide = \'"prefer-vector-width"="512"\' in ir\n'
+    "zmm = len(re.findall(r'vfmadd\\w+\\s+%zmm', asm))\n"
+    "print(_jit.VECTOR_BITS, int(wide), zmm, len(re.findall('ymm', asm)))\n"
+)
+
+
+def probe(tmp_path, bits: str | None) -> tuple[int, int, int, int]:
+    """(VECTOR_BITS, attribute set, zmm multiply-adds, ymm mentions) of a fast kernel, in a new process."""
+    env = {k: v for k, v in os.environ.items() if k != "LOOPNET_VECTOR_BITS"}
+    env["NUMBA_CACHE_DIR"] = str(tmp_path)
+    if bits is not None:
+        env["LOOPNET_VECTOR_BITS"] = bits
+    out = subprocess.run(
+        [sys.executable, "-c", WIDTH_PROBE], env=env, capture_output=True, text=True, check=True
+    )
+    return tuple(map(int, out.stdout.split()))
+
+
+@pytest.mark.skipif(not HOST_AVX512, reason="needs an AVX-512 CPU")
+def test_asked_for_512_bits_the_kernels_get_zmm_registers(tmp_path):
+    bits, wide, zmm_fma, _ = probe(tmp_path, "512")
+    assert (bits, wide) == (512, 1)
+    assert zmm_fma > 0, "the product's multiply-adds should use 512-bit registers"
+
+
+def test_by_default_llvm_chooses_and_no_attribute_is_set(tmp_path):
+    bits, wide, zmm_fma, ymm = probe(tmp_path, None)
+    assert (bits, wide, zmm_fma) == (min(256, bits), 0, 0)
+    assert ymm > 0 or not HOST_AVX512
 
 
 def _dot(a, b):
@@ -96,19 +124,3 @@ def attributes_of(ir: str, name: str) -> str:
     if group is None:
         return define
     return next(line for line in ir.splitlines() if line.startswith(f"attributes #{group[1]} "))
-
-
-@pytest.mark.skipif(not HOST_AVX512, reason="needs an AVX-512 CPU")
-def test_the_override_gives_256_bit_code(tmp_path):
-    code = (
-        "import re, numba, numpy as np\n"
-        "from loopnet import _jit, fast\n"
-        "k = numba.njit(**{**_jit.FAST_OPTIONS, 'cache': False})(fast.abt_rows4.py_func)\n"
-        "A = np.ones((4, 64)); C = np.zeros((4, 4)); k(A, A, C, 0, 0, 4)\n"
-        "(asm,) = k.inspect_asm().values()\n"
-        "print(_jit.VECTOR_BITS, len(re.findall('zmm', asm)), len(re.findall('ymm', asm)))\n"
-    )
-    env = {**os.environ, "LOOPNET_VECTOR_BITS": "256", "NUMBA_CACHE_DIR": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    bits, zmm, ymm = map(int, out.stdout.split())
-    assert (bits, zmm) == (256, 0) and ymm > 0
