@@ -184,34 +184,40 @@ _IMPL._locator_classes[:] = [SourceHashLocator] + [
     c for c in _IMPL._locator_classes if (c.__module__, c.__qualname__) != (__name__, "SourceHashLocator")
 ]
 
-_WIDTH_ATTRIBUTE = f'"prefer-vector-width"="{VECTOR_BITS}"'
+HOST_BITS: int = _vector_bits(numba.config.CPU_FEATURES or llvm.get_host_cpu_features().flatten(), "512")
+"""The widest vectors this CPU has (what its multiply-add peak is measured with: loopnet.machine)."""
 
 
-def _mark(function, noinline: bool) -> None:
-    """Add the vector-width attribute (and ``noinline``) to an llvmlite function being lowered."""
-    if VECTOR_BITS == 512:
+def _mark(function, bits: int, noinline: bool) -> None:
+    """Mark an llvmlite function being lowered for ``bits``-wide vectors (and ``noinline``)."""
+    if bits == 512:
         # A string attribute: llvmlite's add() accepts only the keyword ones, so add to the set directly.
-        set.add(function.attributes, _WIDTH_ATTRIBUTE)
+        set.add(function.attributes, '"prefer-vector-width"="512"')
     if noinline:
         function.attributes.add("noinline")
 
 
 class _WideLower(lowering.Lower):
+    bits = VECTOR_BITS
     noinline = False
 
     def post_lower(self):
         super().post_lower()
-        _mark(self.function, self.noinline)
+        _mark(self.function, self.bits, self.noinline)
 
 
 class _WideParforLower(ParforLower):
     def post_lower(self):
         super().post_lower()
-        _mark(self.function, False)
+        _mark(self.function, VECTOR_BITS, False)
 
 
 class _BandLower(_WideLower):
     noinline = True
+
+
+class _HostLower(_WideLower):
+    bits = HOST_BITS
 
 
 @register_pass(mutates_CFG=True, analysis_only=False)
@@ -241,6 +247,15 @@ class _WideParforLowering(typed_passes.NativeParforLowering):
         return _WideParforLower
 
 
+@register_pass(mutates_CFG=True, analysis_only=False)
+class _HostLowering(typed_passes.NativeLowering):
+    _name = "loopnet_host_width_lowering"
+
+    @property
+    def lowering_class(self):
+        return _HostLower
+
+
 class WideCompiler(compiler.CompilerBase):
     """Numba's nopython pipeline with loopnet's lowering: each function gets the vector-width attribute."""
 
@@ -259,6 +274,12 @@ class BandCompiler(WideCompiler):
     """:class:`WideCompiler`, and kept out of line (``noinline``): the work of ``prange`` bodies."""
 
     lowerings: ClassVar[dict] = {typed_passes.NativeLowering: _BandLowering}
+
+
+class HostWidthCompiler(WideCompiler):
+    """:class:`WideCompiler` at the widest vectors the CPU has, whatever LOOPNET_VECTOR_BITS says."""
+
+    lowerings: ClassVar[dict] = {typed_passes.NativeLowering: _HostLowering}
 
 
 JIT_OPTIONS: dict[str, object] = {
@@ -288,3 +309,8 @@ BAND_OPTIONS: dict[str, object] = {**FAST_OPTIONS, "pipeline_class": BandCompile
 
 band_kernel = numba.njit(**BAND_OPTIONS)
 """Decorator for the work a ``prange`` body calls: :data:`fast_kernel`, kept out of line (see above)."""
+
+PEAK_OPTIONS: dict[str, object] = {**FAST_OPTIONS, "pipeline_class": HostWidthCompiler}
+
+peak_kernel = numba.njit(**PEAK_OPTIONS)
+"""Decorator for the multiply-add peak probe (loopnet.machine): :data:`fast_kernel` at :data:`HOST_BITS`."""

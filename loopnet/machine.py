@@ -1,9 +1,14 @@
 """The machine a figure came from: CPU model, cores, the SIMD width loopnet compiles for, the FMA peak.
 
+The peak is measured at the widest vectors the CPU has (``_jit.HOST_BITS``: the
+probe's kernels are compiled for it whatever ``LOOPNET_VECTOR_BITS`` says), so it
+is the machine's, not loopnet's; the line says both widths.
+
 Every speed figure loopnet prints names its machine with :func:`machine_line`,
 for example::
 
-    Intel(R) Xeon(R) Processor, 2 cores, 512-bit vectors, FMA peak per core 64 GFLOP/s float64, 129 float32
+    Intel(R) Xeon(R) Processor, 2 cores, loops compiled for 256-bit vectors,
+    FMA peak per core (512-bit) 78 GFLOP/s float64, 151 float32
 
 The peak is measured, not looked up: :func:`fma_peak` runs a compiled kernel of
 many independent multiply-add chains (one fused multiply-add is 2 FLOP) on one
@@ -27,7 +32,7 @@ import time
 import numpy as np
 
 from . import _jit
-from ._jit import fast_kernel
+from ._jit import peak_kernel
 
 FMA_LATENCY = 4
 """Cycles from a fused multiply-add to the next one using its result (Skylake and later, Zen 2 and later)."""
@@ -52,22 +57,14 @@ def cpu_model() -> str:
         return "unknown CPU"
 
 
-def _host_bits() -> int:
-    """The widest vectors the host CPU has: avx512f -> 512, avx2 or avx -> 256, else 128."""
-    import llvmlite.binding as llvm
-
-    features = llvm.get_host_cpu_features()
-    if features.get("avx512f", False):
-        return 512
-    if features.get("avx2", False) or features.get("avx", False):
-        return 256
-    return 128
-
-
 def vector_bits() -> int:
-    """The SIMD width loopnet's compiled loops use here: ``_jit.VECTOR_BITS``, else the host's widest."""
-    bits = getattr(_jit, "VECTOR_BITS", None)
-    return int(bits) if bits is not None else _host_bits()
+    """The SIMD width loopnet's compiled loops use here: ``_jit.VECTOR_BITS``."""
+    return int(_jit.VECTOR_BITS)
+
+
+def peak_bits() -> int:
+    """The widest SIMD width of this CPU, which the peak is measured with (``_jit.HOST_BITS``)."""
+    return int(_jit.HOST_BITS)
 
 
 def clock_ghz() -> float | None:
@@ -86,13 +83,13 @@ def clock_ghz() -> float | None:
 def theoretical_peak(dtype) -> float | None:
     """FMA_UNITS x lanes x 2 FLOP x clock, in GFLOP/s per core; None when the clock is unknown.
 
-    lanes = vector_bits() / bits of ``dtype``. The reported clock of a virtual
+    lanes = peak_bits() / bits of ``dtype``. The reported clock of a virtual
     machine is its nominal one: turbo can run above it, a busy host below.
     """
     ghz = clock_ghz()
     if ghz is None:
         return None
-    lanes = vector_bits() // (8 * np.dtype(dtype).itemsize)
+    lanes = peak_bits() // (8 * np.dtype(dtype).itemsize)
     return FMA_UNITS * lanes * 2 * ghz
 
 
@@ -104,7 +101,7 @@ def theoretical_peak(dtype) -> float | None:
 # has its own cache entry.
 
 
-@fast_kernel
+@peak_kernel
 def fma_chains_32(acc, x, y, reps):
     """reps passes of acc[c] = acc[c] * x + y over 32 accumulators (acc has exactly 32 entries)."""
     for _ in range(reps):
@@ -112,7 +109,7 @@ def fma_chains_32(acc, x, y, reps):
             acc[c] = acc[c] * x + y
 
 
-@fast_kernel
+@peak_kernel
 def fma_chains_64(acc, x, y, reps):
     """reps passes of acc[c] = acc[c] * x + y over 64 accumulators (acc has exactly 64 entries)."""
     for _ in range(reps):
@@ -120,7 +117,7 @@ def fma_chains_64(acc, x, y, reps):
             acc[c] = acc[c] * x + y
 
 
-@fast_kernel
+@peak_kernel
 def fma_chains_128(acc, x, y, reps):
     """reps passes of acc[c] = acc[c] * x + y over 128 accumulators (acc has exactly 128 entries)."""
     for _ in range(reps):
@@ -128,7 +125,7 @@ def fma_chains_128(acc, x, y, reps):
             acc[c] = acc[c] * x + y
 
 
-@fast_kernel
+@peak_kernel
 def fma_chains_256(acc, x, y, reps):
     """reps passes of acc[c] = acc[c] * x + y over 256 accumulators (acc has exactly 256 entries)."""
     for _ in range(reps):
@@ -145,7 +142,7 @@ def chains(dtype) -> int:
     8 vectors are FMA_LATENCY x FMA_UNITS, the fewest that keep both units busy; 16 leave
     room for a longer latency. Never fewer than 32 (the smallest kernel).
     """
-    bits = vector_bits()
+    bits = peak_bits()
     vectors = 16 if bits >= 512 else 8
     return max(32, vectors * bits // (8 * np.dtype(dtype).itemsize))
 
@@ -203,7 +200,7 @@ def _peaks() -> dict[str, float]:
 
 
 def machine_info(measure: bool = True) -> dict:
-    """cpu_model, cores (os.cpu_count()), vector_bits and peak_gflops per core (measured once a process).
+    """cpu_model, cores, vector_bits (loopnet's), peak_bits (the CPU's widest) and peak_gflops per core.
 
     ``peak_gflops`` is ``{"float64": x, "float32": y}``, or None with ``measure=False``.
     """
@@ -211,14 +208,17 @@ def machine_info(measure: bool = True) -> dict:
         "cpu_model": cpu_model(),
         "cores": os.cpu_count(),
         "vector_bits": vector_bits(),
+        "peak_bits": peak_bits(),
         "peak_gflops": dict(_peaks()) if measure else None,
     }
 
 
 def machine_line(info: dict) -> str:
     """One line naming the machine: "Intel(R) Xeon(R) Processor, 2 cores, 512-bit vectors, FMA peak ..."."""
-    line = f"{info['cpu_model']}, {info['cores']} cores, {info['vector_bits']}-bit vectors"
+    line = f"{info['cpu_model']}, {info['cores']} cores, loops compiled for {info['vector_bits']}-bit vectors"
     peak = info.get("peak_gflops")
     if peak:
-        line += f", FMA peak per core {peak['float64']:.0f} GFLOP/s float64, {peak['float32']:.0f} float32"
+        width = info.get("peak_bits", info["vector_bits"])
+        line += (f", FMA peak per core ({width}-bit) {peak['float64']:.0f} GFLOP/s float64, "
+                 f"{peak['float32']:.0f} float32")  # fmt: skip
     return line
