@@ -134,9 +134,9 @@ def _vector_bits(features: str, override: str | None) -> int:
     return min(widest, int(override))
 
 
-VECTOR_BITS: int = _vector_bits(
-    numba.config.CPU_FEATURES or llvm.get_host_cpu_features().flatten(), os.environ.get("LOOPNET_VECTOR_BITS")
-)
+_HOST_FEATURES: str = numba.config.CPU_FEATURES or llvm.get_host_cpu_features().flatten()
+
+VECTOR_BITS: int = _vector_bits(_HOST_FEATURES, os.environ.get("LOOPNET_VECTOR_BITS"))
 """The widest vectors loopnet's compiled loops use on this CPU: 512, 256 or 128 bits (see the docstring)."""
 
 
@@ -184,7 +184,7 @@ _IMPL._locator_classes[:] = [SourceHashLocator] + [
     c for c in _IMPL._locator_classes if (c.__module__, c.__qualname__) != (__name__, "SourceHashLocator")
 ]
 
-HOST_BITS: int = _vector_bits(numba.config.CPU_FEATURES or llvm.get_host_cpu_features().flatten(), "512")
+HOST_BITS: int = _vector_bits(_HOST_FEATURES, "512")
 """The widest vectors this CPU has (what its multiply-add peak is measured with: loopnet.machine)."""
 
 
@@ -220,40 +220,18 @@ class _HostLower(_WideLower):
     bits = HOST_BITS
 
 
-@register_pass(mutates_CFG=True, analysis_only=False)
-class _WideLowering(typed_passes.NativeLowering):
-    _name = "loopnet_wide_lowering"
-
-    @property
-    def lowering_class(self):
-        return _WideLower
+def _lowering_pass(base: type, lower: type, name: str) -> type:
+    """Numba's lowering pass ``base`` (NativeLowering or NativeParforLowering), lowering with ``lower``."""
+    members = {"_name": name, "lowering_class": property(lambda self: lower)}
+    return register_pass(mutates_CFG=True, analysis_only=False)(type(name, (base,), members))
 
 
-@register_pass(mutates_CFG=True, analysis_only=False)
-class _BandLowering(typed_passes.NativeLowering):
-    _name = "loopnet_band_lowering"
-
-    @property
-    def lowering_class(self):
-        return _BandLower
-
-
-@register_pass(mutates_CFG=True, analysis_only=False)
-class _WideParforLowering(typed_passes.NativeParforLowering):
-    _name = "loopnet_wide_parfor_lowering"
-
-    @property
-    def lowering_class(self):
-        return _WideParforLower
-
-
-@register_pass(mutates_CFG=True, analysis_only=False)
-class _HostLowering(typed_passes.NativeLowering):
-    _name = "loopnet_host_width_lowering"
-
-    @property
-    def lowering_class(self):
-        return _HostLower
+_WideLowering = _lowering_pass(typed_passes.NativeLowering, _WideLower, "loopnet_wide_lowering")
+_BandLowering = _lowering_pass(typed_passes.NativeLowering, _BandLower, "loopnet_band_lowering")
+_HostLowering = _lowering_pass(typed_passes.NativeLowering, _HostLower, "loopnet_host_width_lowering")
+_WideParforLowering = _lowering_pass(
+    typed_passes.NativeParforLowering, _WideParforLower, "loopnet_wide_parfor_lowering"
+)
 
 
 class WideCompiler(compiler.CompilerBase):
