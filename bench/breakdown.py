@@ -163,15 +163,16 @@ def steps(
 def epoch_seconds(case: benchmarks.Case, dtype: str) -> float:
     """Seconds per epoch of a real fit (the loops), after a warm-up fit."""
     data = case.data()
-    kinds = {"activation": case.activation, "output_activation": case.output_activation, "loss": case.loss}
-    net = loopnet.Network(list(case.sizes), **kinds, dtype=dtype, seed=0)
-    kw = {"lr": case.lr} if case.optimizer == "sgd" else {"optimizer": loopnet.Adam(lr=case.lr)}
-    net.fit(data.X, data.Y, epochs=1, batch_size=case.batch_size, **kw)
+    net = case.network(dtype=dtype)
+
+    def rule() -> dict:  # a fresh optimizer for every fit, as a user's next fit would have
+        return {"lr": case.lr} if case.optimizer == "sgd" else {"optimizer": loopnet.Adam(lr=case.lr)}
+
+    net.fit(data.X, data.Y, epochs=1, batch_size=case.batch_size, **rule())
     epochs = 1
     while True:
         start = time.perf_counter()
-        kw = {"lr": case.lr} if case.optimizer == "sgd" else {"optimizer": loopnet.Adam(lr=case.lr)}
-        net.fit(data.X, data.Y, epochs=epochs, batch_size=case.batch_size, **kw)
+        net.fit(data.X, data.Y, epochs=epochs, batch_size=case.batch_size, **rule())
         spent = time.perf_counter() - start
         if spent > 0.5 or epochs >= 1000:
             return spent / epochs

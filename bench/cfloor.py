@@ -46,18 +46,6 @@ NETWORKS = ("and 2-2-1", "three-bit 3-5-1", "perceptron 3-1", "xor 2-8-1")
 RTOL = cfloor.RTOL
 
 
-def network(case: benchmarks.Case, seed: int = 0) -> loopnet.Network:
-    """The case's network in float64 on the loops backend, with the benchmarks' initial weights."""
-    return loopnet.Network(
-        list(case.sizes),
-        activation=case.activation,
-        output_activation=case.output_activation,
-        loss=case.loss,
-        backend="loops",
-        seed=seed,
-    )
-
-
 def build(case: benchmarks.Case, directory: Path) -> Path:
     """Compile loopnet/cfloor.c for ``case`` into ``directory``; returns the program's path."""
     out = directory / f"cfloor-{case.slug}"
@@ -67,7 +55,7 @@ def build(case: benchmarks.Case, directory: Path) -> Path:
 def loopnet_fit(case: benchmarks.Case, epochs: int) -> tuple[loopnet.Network, float, float]:
     """``epochs`` epochs in one compiled call from the seed-0 weights: (network, last loss, seconds)."""
     data = case.data()
-    net = network(case)
+    net = case.network(backend="loops")
     start = time.thread_time()
     history = training.fit(net, data.X, data.Y, epochs, lr=case.lr, chunk_seconds=math.inf)
     elapsed = time.thread_time() - start
@@ -85,7 +73,7 @@ def compare(case: benchmarks.Case, directory: Path, epochs: int, repeats: int, c
     program = build(case, directory)
     data = case.data()
     path = directory / f"{case.slug}.txt"
-    cfloor.write_data(path, data.X, data.Y, network(case).params)
+    cfloor.write_data(path, data.X, data.Y, case.network(backend="loops").params)
     check = cfloor.run(program, path, check_epochs, 1, case.lr)
     net, loss, _ = loopnet_fit(case, check_epochs)
     error = max(relative_error(net.params, check.params), relative_error([loss], [check.loss]))

@@ -124,6 +124,12 @@ class Case:
         """The name with dashes for spaces: ``and-2-2-1``, for command lines and test ids."""
         return self.name.replace(" ", "-")
 
+    def network(self, module: ModuleType = loopnet, **options: Any):
+        """The case's network (``module.Network``: loopnet or its plain-Python copy), seed 0 unless given."""
+        return module.Network(list(self.sizes), activation=self.activation,
+                              output_activation=self.output_activation, loss=self.loss,
+                              **{"seed": 0, **options})  # fmt: skip
+
     @property
     def n_params(self) -> int:
         """Weights and biases of the network."""
@@ -313,15 +319,7 @@ class LoopnetTrainer(Trainer):
             _threadpoolctl()  # fail now, with the reason, if it is missing
 
     def new_model(self) -> None:
-        self.net = self.module.Network(
-            list(self.case.sizes),
-            activation=self.case.activation,
-            output_activation=self.case.output_activation,
-            loss=self.case.loss,
-            backend=self.backend,
-            dtype=self.dtype.name,
-            seed=0,
-        )
+        self.net = self.case.network(self.module, backend=self.backend, dtype=self.dtype.name)
         if self.case.optimizer == "adam":
             # module's own Adam: the plain-Python copy's fit accepts only the copy's optimizer classes
             self.optimizer = self.module.Adam(lr=self.case.lr, betas=ADAM_BETAS, eps=ADAM_EPS)
@@ -655,10 +653,7 @@ class CFloorTrainer(Trainer):
         self.data_file = folder / "data.txt"
 
     def new_model(self) -> None:
-        c = self.case
-        net = loopnet.Network(list(c.sizes), activation=c.activation, output_activation=c.output_activation,
-                              loss=c.loss, seed=0)  # fmt: skip
-        cfloor.write_data(self.data_file, self.X, self.Y, net.params)
+        cfloor.write_data(self.data_file, self.X, self.Y, self.case.network().params)
 
     def _fit(self, X: np.ndarray, Y: np.ndarray, epochs: int) -> int:
         self.result = cfloor.run(self.program, self.data_file, epochs, 1, self.case.lr)

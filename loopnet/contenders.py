@@ -48,7 +48,8 @@ LOSS_OUTPUTS = {"sse": None, "mse": None, "bce": "sigmoid", "cross_entropy": "so
 LEAKY_SLOPE = 0.01
 
 
-def _check_model(sizes: Sequence[int], activation: str, output_activation: str, loss: str) -> None:
+def _check_model(sizes: Sequence[int], activation: str, output_activation: str, loss: str,
+                 optimizer: str) -> None:  # fmt: skip
     if len(sizes) < 2:
         raise ValueError(f"sizes needs at least an input and an output layer, got {list(sizes)}")
     if activation not in HIDDEN:
@@ -60,6 +61,8 @@ def _check_model(sizes: Sequence[int], activation: str, output_activation: str, 
         raise ValueError(f"loss {loss!r} needs output_activation {needed!r}, got {output_activation!r}")
     if needed is None and output_activation not in HIDDEN:
         raise ValueError(f"output activation {output_activation!r} with {loss!r}: one of {', '.join(HIDDEN)}")
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
 
 
 def initial_weights(
@@ -133,9 +136,7 @@ class LeanNumpy:
         dtype="float64",
         seed: int = 0,
     ) -> None:
-        _check_model(sizes, activation, output_activation, loss)
-        if optimizer not in ("sgd", "adam"):
-            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+        _check_model(sizes, activation, output_activation, loss, optimizer)
         self.sizes = tuple(int(s) for s in sizes)
         self.dtype = np.dtype(dtype)
         L = len(self.sizes) - 1
@@ -397,9 +398,7 @@ class JaxMLP:
         seed: int = 0,
         batch_size: int | None = None,
     ) -> None:
-        _check_model(sizes, activation, output_activation, loss)
-        if optimizer not in ("sgd", "adam"):
-            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+        _check_model(sizes, activation, output_activation, loss, optimizer)
         jax = import_jax()
         self.jax = jax
         self.jnp = jax.numpy

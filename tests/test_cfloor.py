@@ -12,7 +12,6 @@ import math
 import numpy as np
 import pytest
 
-import loopnet
 from loopnet import benchmarks, cfloor, fast, training
 
 pytestmark = pytest.mark.skipif(cfloor.compiler() is None, reason="no C compiler (set CC or install cc)")
@@ -22,11 +21,6 @@ EPOCHS = 3000
 
 NETWORKS = ("and 2-2-1", "three-bit 3-5-1", "perceptron 3-1", "xor 2-8-1")
 """The articles' tiny networks, full batch (the cases of loopnet.benchmarks)."""
-
-
-def network(case: benchmarks.Case) -> loopnet.Network:
-    kinds = {"activation": case.activation, "output_activation": case.output_activation, "loss": case.loss}
-    return loopnet.Network(list(case.sizes), **kinds, backend="loops", seed=0)
 
 
 def build(case: benchmarks.Case, tmp_path):
@@ -41,10 +35,10 @@ def test_c_floor_weights_equal_the_loops(name, tmp_path):
     assert fast.is_small(np.array(case.sizes), case.rows)  # the tiny path is what the floor is held against
     program = build(case, tmp_path)
     path = tmp_path / "data.txt"
-    start = network(case).params
+    start = case.network(backend="loops").params
     cfloor.write_data(path, data.X, data.Y, start)
     c = cfloor.run(program, path, EPOCHS, 1, case.lr)
-    net = network(case)
+    net = case.network(backend="loops")
     history = training.fit(net, data.X, data.Y, EPOCHS, lr=case.lr, chunk_seconds=math.inf)
     assert not np.allclose(net.params, start, rtol=1e-3)  # training moved the weights: the check has teeth
     np.testing.assert_allclose(c.params, net.params, rtol=cfloor.RTOL, atol=0)
@@ -58,7 +52,7 @@ def test_c_floor_sees_a_different_learning_rate(tmp_path):
     data = case.data()
     program = build(case, tmp_path)
     path = tmp_path / "data.txt"
-    cfloor.write_data(path, data.X, data.Y, network(case).params)
+    cfloor.write_data(path, data.X, data.Y, case.network(backend="loops").params)
     a = cfloor.run(program, path, 200, 1, case.lr)
     b = cfloor.run(program, path, 200, 1, case.lr * 0.5)
     assert np.max(np.abs(a.params - b.params) / np.abs(b.params)) > 1e-3

@@ -41,9 +41,7 @@ def _flat(weights) -> np.ndarray:
 def _loops(case: benchmarks.Case, dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Initial weights, weights after EPOCHS epochs and the loss history of the loops on the case."""
     data = case.data()
-    net = loopnet.Network(list(case.sizes), activation=case.activation,
-                          output_activation=case.output_activation, loss=case.loss, backend="loops",
-                          dtype=dtype, seed=0)  # fmt: skip
+    net = case.network(backend="loops", dtype=dtype)
     start = _flat(net.weights)
     rule = {"optimizer": loopnet.Adam(lr=case.lr)} if case.optimizer == "adam" else {"lr": case.lr}
     history = net.fit(data.X, data.Y, epochs=EPOCHS, batch_size=case.batch_size, **rule)
