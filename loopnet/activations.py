@@ -15,12 +15,18 @@ tanh          tanh(z)                                      1 - a^2
 relu          max(z, 0)                                    1 if z > 0 else 0
 leaky_relu    z if z > 0 else 0.01 z                       1 if z > 0 else 0.01
 softmax       exp(z_j - m) / sum_k exp(z_k - m), m=max(z)  (Jacobian, B1 only)
+exp           exp(z)                                       a
 ============  ===========================================  ====================
 
 Softmax couples the units of a row, so it is only allowed on the output layer,
-where the loss kernels handle its Jacobian. Every form is stable for
-``|z|`` up to 1e4 and beyond: the sigmoid never evaluates ``exp`` of a
-positive number, softmax subtracts the row maximum.
+where the loss kernels handle its Jacobian. ``exp`` is output-only too: it is
+the positive output of a Poisson regression (the ``poisson`` loss, as in
+scikit-learn's ``MLPRegressor(loss="poisson")``), and its growth would blow up
+any layer stacked on it. Every other form is stable for ``|z|`` up to 1e4 and
+beyond: the sigmoid never evaluates ``exp`` of a positive number, softmax
+subtracts the row maximum. ``exp`` itself is a plain ``exp``: above
+z = 709.78 (88.72 in float32) it is ``inf``, without a warning in any form,
+and training's divergence check then stops the fit.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import numpy as np
 
 from ._jit import kernel
 
-IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, SOFTMAX = range(6)
+IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, SOFTMAX, EXP = range(7)
 
 ACTIVATIONS: dict[str, int] = {
     "identity": IDENTITY,
@@ -38,13 +44,20 @@ ACTIVATIONS: dict[str, int] = {
     "relu": RELU,
     "leaky_relu": LEAKY_RELU,
     "softmax": SOFTMAX,
+    "exp": EXP,
 }
 """Activation name -> the integer code the kernels switch on."""
 
 NAMES: dict[int, str] = {code: name for name, code in ACTIVATIONS.items()}
 
-HIDDEN_ACTIVATIONS = tuple(name for name in ACTIVATIONS if name != "softmax")
-"""Activations allowed on hidden layers (softmax couples units, output only)."""
+OUTPUT_ONLY: dict[str, str] = {
+    "softmax": "it couples the units of a row",
+    "exp": "it is the positive output of the poisson loss",
+}
+"""Activations allowed on the output layer only, and why."""
+
+HIDDEN_ACTIVATIONS = tuple(name for name in ACTIVATIONS if name not in OUTPUT_ONLY)
+"""Activations allowed on hidden layers (softmax couples units; exp is for a Poisson output)."""
 
 LEAKY_SLOPE = 0.01
 """Slope of leaky_relu for z <= 0."""
@@ -67,6 +80,8 @@ def activate_scalar(code, z):
         return z if z > 0 else 0.0 * z
     if code == LEAKY_RELU:
         return z if z > 0 else LEAKY_SLOPE * z
+    if code == EXP:
+        return np.exp(z)  # inf above z = 709.78: the divergence check reports it
     return z  # identity
 
 
@@ -81,6 +96,8 @@ def derivative_scalar(code, z, a):
         return 1.0 if z > 0 else 0.0
     if code == LEAKY_RELU:
         return 1.0 if z > 0 else LEAKY_SLOPE
+    if code == EXP:
+        return a
     return 1.0  # identity
 
 
@@ -98,6 +115,9 @@ def activate_vec(code, z, out):
         np.multiply(z, z > 0, out=out)
     elif code == LEAKY_RELU:
         np.multiply(z, np.where(z > 0, 1.0, LEAKY_SLOPE), out=out)
+    elif code == EXP:
+        with np.errstate(over="ignore"):  # inf, silently, as in the loops: the divergence check reports it
+            np.exp(z, out=out)
     else:
         out[...] = z
 
@@ -112,6 +132,8 @@ def derivative_vec(code, z, a):
         return (z > 0).astype(z.dtype)
     if code == LEAKY_RELU:
         return np.where(z > 0, 1.0, LEAKY_SLOPE).astype(z.dtype)
+    if code == EXP:
+        return a.copy()
     return np.ones_like(z)
 
 
@@ -122,9 +144,9 @@ def code_of(name: str, *, hidden: bool) -> int:
     allowed = HIDDEN_ACTIVATIONS if hidden else tuple(ACTIVATIONS)
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; expected one of {', '.join(allowed)}")
-    if hidden and name == "softmax":
+    if hidden and name in OUTPUT_ONLY:
         raise ValueError(
-            "softmax is only allowed on the output layer (it couples the units of a row); "
+            f"{name} is only allowed on the output layer ({OUTPUT_ONLY[name]}); "
             f"use one of {', '.join(HIDDEN_ACTIVATIONS)} for hidden layers"
         )
     return ACTIVATIONS[name]

@@ -61,6 +61,7 @@ from numba.extending import intrinsic
 from . import kernels as _plain
 from ._jit import band_kernel, fast_kernel, kernel, parallel_kernel
 from .activations import (
+    EXP,
     IDENTITY,
     LEAKY_RELU,
     LEAKY_SLOPE,
@@ -85,7 +86,7 @@ from .kernels import (
     shuffle,
     work_view_c,
 )
-from .losses import BCE, MSE, SSE
+from .losses import BCE, MSE, POISSON, SSE
 
 PARALLEL_MIN_WORK = 1 << 19
 """Products with fewer multiply-adds than this (N * I * J) stay on one thread.
@@ -485,6 +486,9 @@ def bias_activate_row(code, b, z, a):
         scale = 1.0 / total
         for j in range(J):
             a[j] *= scale
+    elif code == EXP:  # inf above z = 709.78, as np.exp: the divergence check reports it
+        for j in range(J):
+            a[j] = exp_approx(np.float64(z[j]))
     else:  # identity
         for j in range(J):
             a[j] = z[j]
@@ -513,7 +517,7 @@ def derivative_row(code, z, a, d):
         slope = d.dtype.type(LEAKY_SLOPE)
         for i in range(I):
             d[i] *= one if z[i] > 0 else slope
-    # identity: f' = 1
+    # identity: f' = 1 (softmax and exp are output-only: B2 never meets them)
 
 
 @band_kernel
@@ -802,8 +806,8 @@ def coefficients(opt, lr):
         return (lr, opt.momentum, opt.dampening, nesterov, 1.0 if t == 1 else 0.0, 0.0, 0.0)
     if opt.kind == PLAIN_SGD:
         return (lr, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    return (lr, lr / (1.0 - opt.beta1**t), np.sqrt(1.0 - opt.beta2**t), opt.beta1, opt.beta2, opt.eps,
-            1.0 if opt.kind == ADAMW else 0.0)  # fmt: skip
+    return (lr, lr / (1.0 - opt.beta1**t), np.sqrt(1.0 - opt.beta2**t), opt.beta1, opt.beta2,
+            _plain.adam_eps(opt, t), 1.0 if opt.kind == ADAMW else 0.0)  # fmt: skip
 
 
 @band_kernel
@@ -1051,6 +1055,8 @@ def train_epochs_fast(net, opt, run, first, count, threaded, validate):
             total += batch_loss if net.loss_code == SSE else batch_loss * (batch_weight / total_weight)
             backward_pass_fast(net.params, run.paramsT, net.grads, sizes, net.acts, net.loss_code, XmT, Ym,
                                wm, run.zbuf, run.abuf, run.aTbuf, run.dbuf, run.dTbuf, threaded)  # fmt: skip
+            penalty = _plain.batch_penalty(net, run, start // B, batch_loss, batch_weight)
+            total += penalty if net.loss_code == SSE else penalty * (batch_weight / total_weight)
             update_all(opt, net.params, run.paramsT, net.grads, sizes, run.lrs[e], threaded)
         run.losses[e] = total
         if validate is not None and run.Xv.shape[0] > 0:
@@ -1096,7 +1102,7 @@ def output_step_small(loss_code, code, zbuf, abuf, dbuf, out, m, Y, wb, S, order
             c = 0.0
         elif loss_code == MSE:
             c = 2.0 * wb[n] / (S * K)
-        else:  # bce (with a sigmoid output: the other pair is softmax)
+        else:  # bce or poisson (with a sigmoid or exp output: cross_entropy's softmax is not element-wise)
             c = wb[n] / (S * K)
         row = 0.0
         for k in range(K):
@@ -1104,10 +1110,16 @@ def output_step_small(loss_code, code, zbuf, abuf, dbuf, out, m, Y, wb, S, order
             if loss_code == BCE:
                 x = np.float64(zbuf[q])
                 row += max(x, 0.0) - y[k] * x + np.log1p(np.exp(-abs(x)))
+            elif loss_code == POISSON:
+                yk = np.float64(y[k])
+                t = np.float64(abuf[q]) - yk
+                if yk > 0.0:
+                    t += yk * (np.log(yk) - zbuf[q])
+                row += t
             else:
                 e = np.float64(abuf[q]) - y[k]
                 row += e * e
-            if loss_code == BCE and code == SIGMOID:
+            if (loss_code == BCE and code == SIGMOID) or (loss_code == POISSON and code == EXP):
                 dbuf[q] = (abuf[q] - y[k]) * c
             else:
                 dbuf[q] = (abuf[q] - y[k]) * c * derivative_scalar(code, zbuf[q], abuf[q])
@@ -1164,6 +1176,7 @@ def train_epochs_small(net, opt, run, first, count):
         total_weight += sw[n]
     reshuffle = run.shuffle and B < N
     unmonitored = run.monitor == _plain.NO_MONITOR
+    l2, record = run.l2, run.batch_losses.shape[0] > 0
     zero = grads.dtype.type(0)  # float32 gradients are summed in float32, as weight_grad sums them
     for e in range(first, first + count):
         if reshuffle:
@@ -1247,6 +1260,9 @@ def train_epochs_small(net, opt, run, first, count):
                                 s += dbuf[np.uint64(out + n * J + j)] * params[np.uint64(w + i * J + j)]
                             q = prev + n * I + i
                             dbuf[q] = s * derivative_scalar(acts[l - 1], zbuf[q], abuf[q])
+            if l2 > 0.0 or record:
+                penalty = _plain.batch_penalty(net, run, start // B, batch_loss, batch_weight)
+                total += penalty if loss_code == SSE else penalty * (batch_weight / total_weight)
             # kernels.update, on the optimizer's arrays
             step[0] += 1
             if kind == PLAIN_SGD:
@@ -1256,7 +1272,7 @@ def train_epochs_small(net, opt, run, first, count):
                                        opt.nesterov, step[0] == 1)  # fmt: skip
             else:
                 _plain.adam_update(params, grads, decay, m1, m2, step[0], lrs[e], opt.beta1, opt.beta2,
-                                   opt.eps, kind == ADAMW)  # fmt: skip
+                                   _plain.adam_eps(opt, step[0]), kind == ADAMW)  # fmt: skip
         losses[e] = total
         if Nv > 0:  # the plain loops: compiling the blocked ones would cost a tiny fit 30 s
             run.val_losses[e] = _plain.validation_loss(net, run)

@@ -23,8 +23,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ._jit import kernel
-from .activations import SIGMOID, SOFTMAX, activate_scalar, derivative_scalar
-from .losses import BCE, CROSS_ENTROPY, MSE, SSE
+from .activations import EXP, SIGMOID, SOFTMAX, activate_scalar, derivative_scalar
+from .losses import BCE, CROSS_ENTROPY, MSE, POISSON, SSE
 
 # --- one layer: the equations ------------------------------------------------
 
@@ -85,9 +85,10 @@ def loss_value(loss_code, z, a, Y, sw):
       sse: 1/2 sum_k (a - y)^2             mse: sum_k (a - y)^2 / K
       bce: sum_k [max(z, 0) - y z + log(1 + exp(-|z|))] / K   (= -y ln a - (1-y) ln(1-a))
       cross_entropy: sum_k y[n, k] (lse_n - z[n, k]),  lse_n = log sum_k exp(z[n, k])   (= -y ln a)
+      poisson: sum_k [(a - y) + y (ln y - z)] / K,  the y term 0 where y = 0   (= y ln(y/a) - y + a, a = e^z)
     and L = sum_n sw[n] l_n for sse, sum_n sw[n] l_n / S for the others (0 when S = 0),
-    so integer weights equal repeated rows. bce and cross_entropy use the
-    logits z so they stay finite when a is 0 or 1.
+    so integer weights equal repeated rows. bce, cross_entropy and poisson use the
+    logits z so they stay finite when a is 0 or 1 (poisson: when a rounds to 0).
 
     z, a, Y (N, K), sw (N,) -> float. Accumulates in float64 whatever the dtype.
     """
@@ -112,6 +113,13 @@ def loss_value(loss_code, z, a, Y, sw):
             lse = m + np.log(s)
             for k in range(K):
                 row += Y[n, k] * (lse - z[n, k])
+        elif loss_code == POISSON:
+            for k in range(K):
+                y = np.float64(Y[n, k])
+                t = np.float64(a[n, k]) - y
+                if y > 0.0:  # y ln(y / a) = y (ln y - z), finite for any z; 0 at y = 0
+                    t += y * (np.log(y) - z[n, k])
+                row += t
         else:
             for k in range(K):
                 e = np.float64(a[n, k]) - Y[n, k]
@@ -123,7 +131,7 @@ def loss_value(loss_code, z, a, Y, sw):
         return 0.0
     if loss_code == CROSS_ENTROPY:
         return total / S
-    return total / (S * K)  # mse, bce: the mean over outputs too
+    return total / (S * K)  # mse, bce, poisson: the mean over outputs too
 
 
 @kernel
@@ -131,9 +139,10 @@ def output_delta(loss_code, code, z, a, Y, sw, delta):
     """B1 -- article backprop Steps 1-2: delta = dL/da * f'(z) at the output.
 
     With S = sum_n sw[n] (see loss_value), row n's scale is c_n = sw[n] (sse),
-    2 sw[n] / (S K) (mse), sw[n] / (S K) (bce) or sw[n] / S (cross_entropy);
+    2 sw[n] / (S K) (mse), sw[n] / (S K) (bce, poisson) or sw[n] / S (cross_entropy);
     every c_n is 0 when S = 0. Canonical pairs reduce to (a - y) * c_n:
       sigmoid + bce:            delta[n, k] = (a - y) c_n
+      exp + poisson:            delta[n, k] = (a - y) c_n        (dL/da = (1 - y/a) c_n, f' = a)
       softmax + cross_entropy:  delta[n, k] = (a[n, k] s_n - y[n, k]) c_n,  s_n = sum_k y[n, k]
                                 (= (a - y) c_n for one-hot rows)
     Otherwise g = dL/da = (a - y) c_n, and
@@ -153,11 +162,11 @@ def output_delta(loss_code, code, z, a, Y, sw, delta):
             c = 0.0
         elif loss_code == MSE:
             c = 2.0 * sw[n] / (S * K)
-        elif loss_code == BCE:
+        elif loss_code == BCE or loss_code == POISSON:
             c = sw[n] / (S * K)
         else:
             c = sw[n] / S
-        if loss_code == BCE and code == SIGMOID:
+        if (loss_code == BCE and code == SIGMOID) or (loss_code == POISSON and code == EXP):
             for k in range(K):
                 delta[n, k] = (a[n, k] - Y[n, k]) * c
         elif loss_code == CROSS_ENTROPY and code == SOFTMAX:
@@ -471,6 +480,7 @@ class Optim(NamedTuple):
     beta1: float
     beta2: float
     eps: float
+    eps_hat: bool  # Adam: eps added to sqrt(v) before the bias corrections (scikit-learn's form)
     decay: np.ndarray  # (P,) weight decay of each parameter: 0 for the biases
     m: np.ndarray  # (P,) velocity (SGD) or first moment (Adam)
     v: np.ndarray  # (P,) second moment (Adam)
@@ -516,6 +526,8 @@ class Run(NamedTuple):
     XbT: np.ndarray
     aTbuf: np.ndarray
     dTbuf: np.ndarray
+    l2: float  # the L2 penalty's coefficient (R in docs/design.md); 0 for none
+    batch_losses: np.ndarray  # (batches, 2) float64: each batch's loss and L2 penalty, last epoch; or (0, 2)
 
 
 @kernel
@@ -528,8 +540,61 @@ def update(opt, params, grads, lr):
         momentum_update(params, grads, opt.decay, opt.m, lr, opt.momentum, opt.dampening, opt.nesterov,
                         opt.step[0] == 1)  # fmt: skip
     else:
-        adam_update(params, grads, opt.decay, opt.m, opt.v, opt.step[0], lr, opt.beta1, opt.beta2, opt.eps,
-                    opt.kind == ADAMW)  # fmt: skip
+        adam_update(params, grads, opt.decay, opt.m, opt.v, opt.step[0], lr, opt.beta1, opt.beta2,
+                    adam_eps(opt, opt.step[0]), opt.kind == ADAMW)  # fmt: skip
+
+
+@kernel
+def adam_eps(opt, t):
+    """The eps adam_update adds at step t: opt.eps, or opt.eps / sqrt(1 - beta2^t) with opt.eps_hat.
+
+    With eps_hat, eps is added to sqrt(v) before the bias corrections, Kingma and Ba's
+    "eps hat" form that scikit-learn uses: params -= lr sqrt(c2) / c1 * m / (sqrt(v) + eps).
+    That is adam_update's rule with this eps, as dividing through by sqrt(c2) shows.
+    """
+    if opt.eps_hat:
+        return opt.eps / np.sqrt(1.0 - opt.beta2**t)
+    return opt.eps
+
+
+@kernel
+def l2_penalty(params, grads, sizes, c):
+    """R -- the L2 penalty's gradient: grads[W] += c * W for every weight (the biases have none).
+
+    Returns sum W**2 over every weight, summed in float64, for the penalty's value
+    (l2 / 2) sum W**2 / S that train_epochs adds to a batch's loss (S: the batch's
+    total sample weight, c = l2 / S): scikit-learn's alpha, scaled as it scales it.
+    params, grads (P,) flat in the layout above; sizes (L + 1,).
+    """
+    total = 0.0
+    off = 0
+    for l in range(sizes.shape[0] - 1):
+        I = sizes[l]
+        J = sizes[l + 1]
+        for p in range(off, off + I * J):
+            w = params[p]
+            total += np.float64(w) * w
+            grads[p] += c * w
+        off += I * J + J
+    return total
+
+
+@kernel
+def batch_penalty(net, run, b, batch_loss, batch_weight):
+    """The L2 penalty of batch b (added to net.grads, see l2_penalty); records b's loss and penalty.
+
+    Called after backward_pass and before the update; returns the penalty
+    (0 without one, or for a batch of total weight 0). Row b of run.batch_losses
+    gets (batch_loss, penalty) when the run records them.
+    """
+    penalty = 0.0
+    if run.l2 > 0.0 and batch_weight > 0.0:
+        c = run.l2 / batch_weight
+        penalty = 0.5 * c * l2_penalty(net.params, net.grads, net.sizes, c)
+    if run.batch_losses.shape[0] > 0:
+        run.batch_losses[b, 0] = batch_loss
+        run.batch_losses[b, 1] = penalty
+    return penalty
 
 
 @kernel
@@ -606,10 +671,11 @@ def train_epochs(net, opt, run, first, count):
 
     Each epoch: shuffle the row order (if asked and there is more than one
     batch); for each batch of up to batch_size rows: gather its rows and
-    weights, then forward_pass, loss_value, backward_pass and one optimizer
-    update at the epoch's learning rate. losses[e] receives epoch e's loss
-    over the training set, each batch measured before its update: the sum of
-    the batch losses for sse, their mean weighted by each batch's total sample
+    weights, then forward_pass, loss_value, backward_pass, the L2 penalty
+    (batch_penalty, when run.l2 > 0) and one optimizer update at the epoch's
+    learning rate. losses[e] receives epoch e's loss over the training set,
+    penalty included, each batch measured before its update: the sum of the
+    batch losses for sse, their mean weighted by each batch's total sample
     weight otherwise. Then the validation loss (when there are validation
     rows) and end_of_epoch, which may stop the run early.
 
@@ -640,6 +706,8 @@ def train_epochs(net, opt, run, first, count):
             total += batch_loss if net.loss_code == SSE else batch_loss * (batch_weight / total_weight)
             backward_pass(net.params, net.grads, net.sizes, net.acts, net.loss_code, Xm, Ym, wm,
                           run.zbuf, run.abuf, run.dbuf)  # fmt: skip
+            penalty = batch_penalty(net, run, start // B, batch_loss, batch_weight)
+            total += penalty if net.loss_code == SSE else penalty * (batch_weight / total_weight)
             update(opt, net.params, net.grads, run.lrs[e])
         run.losses[e] = total
         if run.Xv.shape[0] > 0:

@@ -20,9 +20,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .activations import RELU, SIGMOID, SOFTMAX, activate_vec, derivative_vec
+from .activations import EXP, RELU, SIGMOID, SOFTMAX, activate_vec, derivative_vec
 from .kernels import ADAMW, PLAIN_SGD, RUNNING, SGD, end_of_epoch, param_views, shuffle, work_view
-from .losses import BCE, CROSS_ENTROPY, MSE, SSE
+from .losses import BCE, CROSS_ENTROPY, MSE, POISSON, SSE
 
 # --- one layer: the equations ------------------------------------------------
 
@@ -58,6 +58,14 @@ def loss_value_np(loss_code, z, a, Y, sw):
         lse += m
         np.subtract(lse, x, out=terms)
         terms *= Y  # y (lse - z)
+    elif loss_code == POISSON:
+        y = Y.astype(np.float64, copy=False)
+        terms = np.subtract(a, y, dtype=np.float64)  # a - y
+        pos = y > 0  # y ln(y / a) = y (ln y - z) where y > 0, and 0 (not computed) where y = 0
+        ylog = np.log(y, out=np.zeros_like(y), where=pos)
+        np.subtract(ylog, z, out=ylog, where=pos)
+        np.multiply(ylog, y, out=ylog, where=pos)
+        terms += ylog
     else:
         terms = np.subtract(a, Y, dtype=np.float64)
         terms *= terms
@@ -79,13 +87,14 @@ def output_delta_np(loss_code, code, z, a, Y, sw, delta):
     elif S == 0.0:
         c = np.zeros_like(sw)
     else:
-        c = sw * ({MSE: 2.0, BCE: 1.0, CROSS_ENTROPY: K}[loss_code] / (S * K))
+        c = sw * ({MSE: 2.0, BCE: 1.0, CROSS_ENTROPY: K, POISSON: 1.0}[loss_code] / (S * K))
     c = c[:, None]
-    canonical = (loss_code == BCE and code == SIGMOID) or (loss_code == CROSS_ENTROPY and code == SOFTMAX)
+    a_minus_y = (loss_code == BCE and code == SIGMOID) or (loss_code == POISSON and code == EXP)
+    canonical = a_minus_y or (loss_code == CROSS_ENTROPY and code == SOFTMAX)
     if canonical:
         # the scale in the network's dtype: a float32 array times a float64 one is a slow mixed loop
         c = c.astype(a.dtype, copy=False)
-    if loss_code == BCE and code == SIGMOID:
+    if a_minus_y:
         np.subtract(a, Y, out=delta)
         delta *= c  # (a - y) c
     elif loss_code == CROSS_ENTROPY and code == SOFTMAX:
@@ -253,8 +262,22 @@ def update_np(opt, params, grads, lr, *, scratch=None):
         momentum_update_np(params, grads, opt.decay, opt.m, lr, opt.momentum, opt.dampening, opt.nesterov,
                            opt.step[0] == 1)  # fmt: skip
     else:
-        adam_update_np(params, grads, opt.decay, opt.m, opt.v, int(opt.step[0]), lr, opt.beta1, opt.beta2,
-                       opt.eps, opt.kind == ADAMW, scratch=scratch)  # fmt: skip
+        t = int(opt.step[0])
+        eps = opt.eps / math.sqrt(1.0 - opt.beta2**t) if opt.eps_hat else opt.eps  # kernels.adam_eps
+        adam_update_np(params, grads, opt.decay, opt.m, opt.v, t, lr, opt.beta1, opt.beta2, eps,
+                       opt.kind == ADAMW, scratch=scratch)  # fmt: skip
+
+
+def l2_penalty_np(params, grads, sizes, c):
+    """R: dW += c * W for every layer's weights; returns sum W**2 (twin of kernels.l2_penalty)."""
+    total = 0.0
+    for l in range(sizes.shape[0] - 1):
+        W, _ = param_views(params, sizes, l)
+        dW, _ = param_views(grads, sizes, l)
+        w = W.reshape(-1)
+        total += float(np.dot(w.astype(np.float64, copy=False), w))
+        dW += c * W
+    return total
 
 
 def validation_loss_np(net, run):
@@ -308,12 +331,17 @@ def train_epochs_np(net, opt, run, first, count):
                     run.sw.take(rows, out=wm, mode="clip")
             forward_layers_np(layers, Xm)
             batch_loss = loss_value_np(loss_code, layers[-1].z, layers[-1].a, Ym, wm)
-            if loss_code == SSE:
-                total += batch_loss
-            else:
-                batch_weight = float(m) if unweighted else float(np.add.reduce(wm))
-                total += batch_loss * (batch_weight / total_weight)
+            batch_weight = float(m) if unweighted else float(np.add.reduce(wm))
+            share = 1.0 if loss_code == SSE else batch_weight / total_weight
+            total += batch_loss * share
             backward_layers_np(layers, loss_code, Xm, Ym, wm)
+            penalty = 0.0
+            if run.l2 > 0.0 and batch_weight > 0.0:
+                c = run.l2 / batch_weight
+                penalty = 0.5 * c * l2_penalty_np(net.params, net.grads, net.sizes, c)
+                total += penalty * share
+            if run.batch_losses.shape[0] > 0:
+                run.batch_losses[start // B] = batch_loss, penalty
             update_np(opt, net.params, net.grads, run.lrs[e], scratch=scratch)
         run.losses[e] = total
         if run.Xv.shape[0] > 0:
@@ -334,6 +362,7 @@ __all__ = [
     "dense_forward_np",
     "forward_layers_np",
     "forward_pass_np",
+    "l2_penalty_np",
     "layer_views",
     "loss_value_np",
     "momentum_update_np",

@@ -12,20 +12,31 @@ sse                1/2 sum_n sum_k (a - y)^2                        ``0.5 * MSEL
 mse                mean over n and k of (a - y)^2                   ``MSELoss()``
 bce                -mean over n and k of y ln a + (1-y) ln(1-a)     ``BCELoss()`` on sigmoid output
 cross_entropy      -1/N sum_n sum_k y ln a                          ``CrossEntropyLoss()`` on logits
+poisson            mean over n and k of y ln(y / a) - y + a         ``PoissonNLLLoss()`` on logits,
+                   (y ln(y / a) = 0 where y = 0)                    plus mean of y ln y - y
 =================  ===============================================  ==========================
 
 ``bce`` needs outputs in (0, 1) and is paired with a sigmoid output;
-``cross_entropy`` needs a probability row and is paired with a softmax output.
-For those canonical pairs the kernels compute the loss from the logits ``z``
-(log-sum-exp and softplus forms), so it stays finite even when ``a`` rounds to
-exactly 0 or 1, and the output delta is ``(a - y) * scale``.
+``cross_entropy`` needs a probability row and is paired with a softmax output;
+``poisson`` (the half Poisson deviance of scikit-learn's
+``MLPRegressor(loss="poisson")``) needs targets >= 0 and is paired with an
+``exp`` output. For those canonical pairs the kernels compute the loss from the
+logits ``z`` (log-sum-exp and softplus forms; for poisson ``y ln(y / a) = y
+(ln y - z)``), so it stays finite even when ``a`` rounds to exactly 0 or 1 (or
+0 for poisson), and the output delta is ``(a - y) * scale``.
 """
 
 from __future__ import annotations
 
-SSE, MSE, BCE, CROSS_ENTROPY = range(4)
+SSE, MSE, BCE, CROSS_ENTROPY, POISSON = range(5)
 
-LOSSES: dict[str, int] = {"sse": SSE, "mse": MSE, "bce": BCE, "cross_entropy": CROSS_ENTROPY}
+LOSSES: dict[str, int] = {
+    "sse": SSE,
+    "mse": MSE,
+    "bce": BCE,
+    "cross_entropy": CROSS_ENTROPY,
+    "poisson": POISSON,
+}
 """Loss name -> the integer code the kernels switch on."""
 
 NAMES: dict[int, str] = {code: name for name, code in LOSSES.items()}
@@ -35,6 +46,7 @@ OUTPUT_ACTIVATIONS: dict[str, tuple[str, ...] | None] = {
     "mse": None,
     "bce": ("sigmoid",),
     "cross_entropy": ("softmax",),
+    "poisson": ("exp",),
 }
 """Loss name -> the output activations it may follow (None: any)."""
 

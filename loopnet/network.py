@@ -32,7 +32,7 @@ from ._validation import (
 )
 from .activations import LEAKY_RELU, RELU
 from .activations import code_of as _activation_code
-from .losses import BCE, CROSS_ENTROPY
+from .losses import BCE, CROSS_ENTROPY, POISSON
 from .losses import code_of as _loss_code
 
 BACKENDS: dict[str, SimpleNamespace] = {
@@ -74,10 +74,11 @@ class Network:
         Activation of every hidden layer, or one name per hidden layer. One of
         ``identity, sigmoid, tanh, relu, leaky_relu``.
     output_activation : str
-        Activation of the output layer; ``softmax`` is allowed here.
-    loss : {"sse", "mse", "bce", "cross_entropy"}
+        Activation of the output layer; ``softmax`` and ``exp`` are allowed here only.
+    loss : {"sse", "mse", "bce", "cross_entropy", "poisson"}
         Definitions in docs/design.md and ``loopnet.losses``. ``bce`` needs a
-        sigmoid output, ``cross_entropy`` a softmax output.
+        sigmoid output, ``cross_entropy`` a softmax output, ``poisson`` (the
+        half Poisson deviance, targets >= 0) an exp output.
     backend : {"loops", "numpy", "plain"}
         The fast compiled loops (multi-threaded where that pays: set the
         thread count with ``numba.set_num_threads``), their NumPy twin, or the
@@ -243,6 +244,10 @@ class Network:
             raise ValueError(
                 f"loss 'cross_entropy' needs non-negative targets (one-hot rows); {names[1]} has negatives"
             )
+        if self._loss_code == POISSON and Y.min() < 0:
+            raise ValueError(
+                f"loss 'poisson' needs non-negative targets (counts or rates); {names[1]} has negatives"
+            )
         return X, Y
 
     def _work(self, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -310,6 +315,7 @@ class Network:
         sample_weight=None,
         validation=None,
         early_stopping: _training.EarlyStopping | None = None,
+        l2: float = 0.0,
         callbacks=(),
         progress: bool = False,
     ) -> _training.History:
@@ -345,6 +351,12 @@ class Network:
             Rows whose loss is computed after every epoch (``history["val_loss"]``).
         early_stopping : loopnet.EarlyStopping, optional
             Stop when the monitored loss stops improving.
+        l2 : float
+            An L2 penalty on the weights (not the biases), scikit-learn's
+            ``alpha``: each batch's loss gains ``l2 / 2 * sum(W**2) / S``, with S
+            the batch's total sample weight (its rows, unweighted), and its
+            gradient ``l2 * W / S``. Unlike an optimizer's ``weight_decay`` it is
+            part of the loss, so ``history["loss"]`` includes it.
         callbacks : callable or sequence of callables
             Each called as ``f(network, history)`` between chunks of epochs
             (about every 0.1 s); returning True stops training.
@@ -372,7 +384,7 @@ class Network:
         return _training.fit(
             self, X, Y, epochs, lr, batch_size, optimizer=optimizer, schedule=schedule, shuffle=shuffle,
             sample_weight=sample_weight, validation=validation, early_stopping=early_stopping,
-            callbacks=callbacks, progress=progress,
+            l2=l2, callbacks=callbacks, progress=progress,
         )  # fmt: skip
 
     # --- persistence ------------------------------------------------------------

@@ -57,12 +57,15 @@ def _act(code: int, z: np.ndarray) -> np.ndarray:
 
 
 def make_targets(rng, shape, loss_code, dtype):
-    """(N, K) targets that suit the loss: one-hot rows for cross_entropy, [0, 1] for bce."""
+    """(N, K) targets that suit the loss: one-hot rows for cross_entropy, [0, 1] for bce, counts (>= 0)
+    for poisson."""
     N, K = shape
     if loss_code == LOSSES["cross_entropy"]:
         return np.eye(K, dtype=dtype)[rng.integers(0, K, N)]
     if loss_code == LOSSES["bce"]:
         return rng.random((N, K)).astype(dtype)
+    if loss_code == LOSSES["poisson"]:
+        return rng.poisson(1.5, (N, K)).astype(dtype)  # non-negative counts, zeros among them
     return rng.normal(size=(N, K)).astype(dtype)
 
 
@@ -85,7 +88,10 @@ def _activate_args(rng, size, dtype, variant):
     (code,) = variant
     N, _, J = size
     z = _normal(rng, (N, J), dtype, scale=3.0)
-    z.flat[::7] *= 1000.0  # some |z| in the thousands: stability on the way
+    if code == ACTIVATIONS["exp"]:  # exp is inf above 709.78 (88.72 in float32): only its underflow side
+        z.flat[::7] = -1000.0 * np.abs(z.flat[::7])
+    else:
+        z.flat[::7] *= 1000.0  # some |z| in the thousands: stability on the way
     return code, z, _unwritten((N, J), dtype)
 
 
@@ -171,11 +177,18 @@ def _network(rng, size, dtype, variant):
     acts = np.array([ACTIVATIONS[hidden], ACTIVATIONS[output]], dtype=np.int64)
     n_params = int(sum(sizes[q] * sizes[q + 1] + sizes[q + 1] for q in range(2)))
     params = _normal(rng, n_params, dtype, scale=0.5)
-    X = _normal(rng, (N, I), dtype)
+    if output == "exp":  # z and its gradient near 0: e^z of what 23 hidden units sum makes a step diverge
+        params[I * J + J :] *= 0.1
+    X = _normal(rng, (N, I), dtype, scale=0.5 if output == "exp" else 1.0)
     Y = make_targets(rng, (N, 2), LOSSES[loss], dtype)
     units = int(sizes[1:].sum())
     bufs = [_unwritten(N * units, dtype) for _ in range(3)]  # zbuf, abuf, dbuf
     return sizes, acts, LOSSES[loss], params, X, Y, bufs
+
+
+def _l2_penalty_args(rng, size, dtype, variant):
+    sizes, _, _, params, _, _, _ = _network(rng, size, dtype, ("relu", "identity", "mse"))
+    return params, _normal(rng, params.shape, dtype), sizes, 0.3
 
 
 def _forward_pass_args(rng, size, dtype, variant):
@@ -196,6 +209,7 @@ OPTIMIZERS = (
     (lk.ADAM, {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}),
     (lk.ADAMW, {"beta1": 0.8, "beta2": 0.99, "eps": 1e-6}),
     (lk.SGD, {"momentum": 0.5, "dampening": 0.2}),
+    (lk.ADAM, {"beta1": 0.9, "beta2": 0.999, "eps": 1e-3, "eps_hat": True}),
 )
 """The optimizer kinds train_epochs runs, with hyperparameters; variants take them in turn."""
 
@@ -213,6 +227,7 @@ def optim_tuple(kind, hyper, params, sizes, weight_decay=0.01):
         "beta1": 0.0,
         "beta2": 0.0,
         "eps": 0.0,
+        "eps_hat": False,
         **hyper,
     }
     return lk.Optim(kind, **h, decay=decay, m=np.zeros_like(params), v=np.zeros_like(params),
@@ -245,7 +260,7 @@ def _train_epochs_args(rng, size, dtype, variant):
         best=np.array([np.inf]), waits=np.zeros(2, dtype=np.int64), best_params=params.copy(),
         last_params=params.copy(), last_m=opt.m.copy(), last_v=opt.v.copy(), last_step=opt.step.copy(),
         paramsT=np.empty_like(params), XbT=np.empty_like(Xb), aTbuf=np.empty_like(zbuf),
-        dTbuf=np.empty_like(dbuf),
+        dTbuf=np.empty_like(dbuf), l2=0.05, batch_losses=_unwritten(((N + B - 1) // B, 2), np.float64),
     )  # fmt: skip
     return net, opt, run, 0, epochs
 
@@ -292,12 +307,14 @@ KERNELS: tuple[KernelPair, ...] = (
                MOMENTUM, fast=fk.momentum_update),
     KernelPair("adam_update", "U3", lk.adam_update, nk.adam_update_np, (0, 3, 4), _adam_args, ADAM,
                fast=fk.adam_update),
+    KernelPair("l2_penalty", "R", lk.l2_penalty, nk.l2_penalty_np, (1,), _l2_penalty_args),
     KernelPair("forward_pass", "F1-F2", lk.forward_pass, nk.forward_pass_np, (4, 5), _forward_pass_args,
                NETWORKS, fast=_blocked(fk.forward_pass)),
     KernelPair("backward_pass", "B1-B4", lk.backward_pass, nk.backward_pass_np, (1, 10), _backward_pass_args,
                NETWORKS, fast=_blocked(fk.backward_pass)),
     KernelPair("train_epochs", "F-B-U", lk.train_epochs, nk.train_epochs_np,
-               ((0, "params"), (1, "m"), (1, "v"), (2, "losses"), (2, "val_losses")), _train_epochs_args,
+               ((0, "params"), (1, "m"), (1, "v"), (2, "losses"), (2, "val_losses"), (2, "batch_losses")),
+               _train_epochs_args,
                TRAINING, fast=_blocked(fk.train_epochs)),
 )  # fmt: skip
 

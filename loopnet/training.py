@@ -118,7 +118,8 @@ class Optimizer:
         return 0 if self._state is None else int(self._state[2][0])
 
     def _hyper(self) -> dict:
-        return {"momentum": 0.0, "dampening": 0.0, "nesterov": False, "beta1": 0.0, "beta2": 0.0, "eps": 0.0}
+        return {"momentum": 0.0, "dampening": 0.0, "nesterov": False, "beta1": 0.0, "beta2": 0.0, "eps": 0.0,
+                "eps_hat": False}  # fmt: skip
 
     def _tuple(self, net) -> _k.Optim:
         """The kernels' view of this optimizer for ``net``: its kind, hyperparameters and state."""
@@ -188,7 +189,9 @@ class Adam(Optimizer):
     """Adam: ``torch.optim.Adam``'s rule (bias corrections, eps outside the square root).
 
     U3 in the README's equation table (``kernels.adam_update``); weight decay is
-    added to the gradient of the weights (not the biases).
+    added to the gradient of the weights (not the biases). ``eps_hat=True`` adds
+    eps to ``sqrt(v)`` before the bias corrections instead, the form of Kingma and
+    Ba's section 2 that scikit-learn uses (``kernels.adam_eps``).
     """
 
     _kind = _k.ADAM
@@ -199,7 +202,11 @@ class Adam(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        eps_hat: bool = False,
     ) -> None:
+        if not isinstance(eps_hat, bool | np.bool_):
+            raise TypeError(f"eps_hat must be True or False, got {eps_hat!r}")
+        self.eps_hat = bool(eps_hat)
         if not isinstance(betas, Sequence) or isinstance(betas, str) or len(betas) != 2:
             raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         self.betas = (
@@ -210,10 +217,12 @@ class Adam(Optimizer):
         super().__init__(lr, weight_decay)
 
     def _hyper(self) -> dict:
-        return {**super()._hyper(), "beta1": self.betas[0], "beta2": self.betas[1], "eps": self.eps}
+        return {**super()._hyper(), "beta1": self.betas[0], "beta2": self.betas[1], "eps": self.eps,
+                "eps_hat": self.eps_hat}  # fmt: skip
 
     def _public(self) -> dict:
-        return {"lr": self.lr, "betas": self.betas, "eps": self.eps, "weight_decay": self.weight_decay}
+        public = {"lr": self.lr, "betas": self.betas, "eps": self.eps, "weight_decay": self.weight_decay}
+        return {**public, "eps_hat": True} if self.eps_hat else public
 
 
 class AdamW(Adam):
@@ -397,6 +406,7 @@ def fit(
     sample_weight=None,
     validation=None,
     early_stopping: EarlyStopping | None = None,
+    l2: float = 0.0,
     callbacks=(),
     progress: bool = False,
     chunk_seconds: float = CHUNK_SECONDS,
@@ -411,7 +421,7 @@ def fit(
         check_positive_float(chunk_seconds, "chunk_seconds") if chunk_seconds != math.inf else math.inf
     )
     state, opt, run = _setup(net, X, Y, epochs, lr, batch_size, optimizer, schedule, shuffle, sample_weight,
-                             validation, early_stopping)  # fmt: skip
+                             validation, early_stopping, l2)  # fmt: skip
     lrs = run.lrs
     epochs = lrs.shape[0]  # checked by _setup
     seconds = np.zeros(epochs)  # measured here: compiled code has no clock
@@ -477,7 +487,7 @@ def fit(
 
 
 def _setup(net, X, Y, epochs, lr, batch_size, optimizer, schedule, shuffle, sample_weight, validation,
-           early_stopping) -> tuple[_k.Net, _k.Optim, _k.Run]:  # fmt: skip
+           early_stopping, l2=0.0, record_batches=False) -> tuple[_k.Net, _k.Optim, _k.Run]:  # fmt: skip
     """Check fit's data and training arguments; the three tuples the compiled epoch loop takes.
 
     Every check runs here, before anything is allocated or compiled code runs.
@@ -518,9 +528,12 @@ def _setup(net, X, Y, epochs, lr, batch_size, optimizer, schedule, shuffle, samp
             "EarlyStopping(monitor='val_loss') needs validation=(X_val, Y_val); or monitor='loss'"
         )
 
+    l2 = _check_range(l2, "l2", 0.0, math.inf, high_open=True)
     opt = optimizer._tuple(net)  # may refuse: before anything is allocated or run
     rng_state = np.array([net._rng.integers(1, 2**31 - 1)], dtype=np.int64)
     run = _run(net, X, Y, sw, Xv, Yv, swv, lrs, B, bool(shuffle), rng_state, early_stopping, opt)
+    batches = -(-N // B) if record_batches else 0
+    run = run._replace(l2=l2, batch_losses=np.zeros((batches, 2)))
     return _k.Net(net.params, np.zeros_like(net.params), net._sizes, net._acts, net._loss_code), opt, run
 
 
@@ -602,4 +615,5 @@ def _run(net, X, Y, sw, Xv, Yv, swv, lrs, B, shuffle, rng_state, early_stopping,
         XbT=np.empty_like(Xb) if fast else np.empty(0, dt),
         aTbuf=np.empty_like(zbuf) if fast else np.empty(0, dt),
         dTbuf=np.empty_like(dbuf) if fast else np.empty(0, dt),
+        l2=0.0, batch_losses=np.zeros((0, 2)),
     )  # fmt: skip

@@ -139,6 +139,20 @@ def test_cross_entropy_negative_targets_are_rejected():
     )
 
 
+@pytest.mark.parametrize("method", ["loss", "gradients", "fit"])
+def test_poisson_negative_targets_are_rejected(method):
+    net = loopnet.Network([3, 4, 2], output_activation="exp", loss="poisson", seed=0)
+    Y = np.array([[0.0, 3.0], [1.0, 2.0], [0.0, 0.0], [5.0, 1.0]])
+    Y[1, 0] = -0.5
+    _raises(ValueError, r"loss 'poisson' needs non-negative targets", _call, net, method, np.ones((4, 3)), Y)
+    _raises(ValueError, r"'poisson' needs non-negative targets.*Y_val", net.fit, np.ones((4, 3)), abs(Y), 1,
+            validation=(np.ones((4, 3)), Y))  # fmt: skip
+    Y[1, 0] = 0.0  # zeros are counts like any other: the loss is mean(y ln(y / a) - y + a), 0 ln 0 = 0
+    a = net.forward(np.ones((4, 3)))
+    want = np.mean(np.where(Y > 0, Y * np.log(np.where(Y > 0, Y, 1.0) / a), 0.0) - Y + a)
+    assert net.loss(np.ones((4, 3)), Y) == pytest.approx(want, rel=1e-12)
+
+
 @pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
 def test_value_too_large_for_float32_is_a_clear_error():
     net = loopnet.Network([3, 2], dtype="float32", seed=0)
@@ -203,6 +217,24 @@ BAD_NETWORKS = [
         ValueError,
         r"softmax is only allowed on the output layer",
         id="softmax-hidden-list",
+    ),
+    pytest.param(
+        {"activation": "exp", "output_activation": "exp", "loss": "poisson"},
+        ValueError,
+        r"exp is only allowed on the output layer",
+        id="exp-hidden",
+    ),
+    pytest.param(
+        {"sizes": [3, 4, 4, 2], "activation": ["exp", "tanh"]},
+        ValueError,
+        r"exp is only allowed on the output layer .*use one of identity, sigmoid, tanh, relu, leaky_relu for",
+        id="exp-hidden-list",
+    ),
+    pytest.param(
+        {"output_activation": "identity", "loss": "poisson"},
+        ValueError,
+        r"loss 'poisson' needs output_activation='exp' \(got 'identity'\)",
+        id="poisson-identity",
     ),
     pytest.param(
         {"sizes": [3, 4, 1], "output_activation": "softmax"},

@@ -72,3 +72,7 @@ def test_the_c_floor_refuses_networks_it_does_not_implement(tmp_path):
     assert not cfloor.supports((2, 1), "tanh", "tanh", "bce")  # its bce delta assumes a sigmoid output
     with pytest.raises(ValueError, match="no tanh/softmax/cross_entropy network"):
         cfloor.build((2, 3, 2), 4, "tanh", "softmax", "cross_entropy", tmp_path / "x")
+    assert not cfloor.supports((2, 3, 1), "tanh", "exp", "poisson")  # no exp nor poisson in cfloor.c
+    assert not cfloor.supports((2, 3, 1), "tanh", "exp", "mse")
+    with pytest.raises(ValueError, match="no tanh/exp/poisson network"):
+        cfloor.build((2, 3, 1), 4, "tanh", "exp", "poisson", tmp_path / "x")

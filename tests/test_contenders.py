@@ -133,3 +133,7 @@ def test_lean_refuses_what_it_does_not_implement():
         contenders.LeanNumpy((2, 3, 2), "relu", "sigmoid", "cross_entropy", 0.1)
     with pytest.raises(ValueError, match="optimizer must be 'sgd' or 'adam'"):
         contenders.LeanNumpy((2, 3, 2), "relu", "softmax", "cross_entropy", 0.1, optimizer="rmsprop")
+    with pytest.raises(ValueError, match="loss 'poisson' is not one of"):  # loopnet's poisson: not here
+        contenders.LeanNumpy((2, 3, 1), "relu", "exp", "poisson", 0.1)
+    with pytest.raises(ValueError, match="output activation 'exp' with 'mse'"):
+        contenders.LeanNumpy((2, 3, 1), "relu", "exp", "mse", 0.1)

@@ -198,17 +198,19 @@ def test_the_threaded_drivers_are_parallel_builds():
 @pytest.mark.parametrize(
     "sizes, hidden, output, loss",
     [([2, 2, 1], "sigmoid", "sigmoid", "sse"), ([3, 5, 1], "tanh", "sigmoid", "bce"),
-     ([3, 1], "tanh", "identity", "mse"), ([2, 3, 4, 3], ["relu", "leaky_relu"], "softmax", "cross_entropy")],
+     ([3, 1], "tanh", "identity", "mse"), ([2, 3, 4, 3], ["relu", "leaky_relu"], "softmax", "cross_entropy"),
+     ([3, 4, 2], "tanh", "exp", "poisson"), ([2, 3, 1], "relu", "exp", "mse")],
 )  # fmt: skip
 def test_tiny_path_equals_the_plain_loops_bit_for_bit(sizes, hidden, output, loss, dtype):
     """train_epochs_small sums in the plain kernels' order, without fastmath: identical weights, history."""
     rng = np.random.default_rng(1)
     X = rng.normal(size=(7, sizes[0]))
-    Y = (
-        np.eye(sizes[-1])[rng.integers(0, sizes[-1], 7)]
-        if loss == "cross_entropy"
-        else rng.random((7, sizes[-1]))
-    )
+    if loss == "cross_entropy":
+        Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], 7)]
+    elif loss == "poisson":  # counts, zeros among them
+        Y = rng.poisson(1.0, (7, sizes[-1])).astype(np.float64)
+    else:
+        Y = rng.random((7, sizes[-1]))
     result = {}
     for backend in ("loops", "plain"):
         net = loopnet.Network(sizes, activation=hidden, output_activation=output, loss=loss, backend=backend,

@@ -24,15 +24,16 @@ from loopnet.registry import NETWORKS, make_targets
 
 BACKENDS = ("loops", "loops-blocked", "numpy")  # loops-blocked: see conftest.py
 HIDDEN = ("identity", "sigmoid", "tanh", "relu", "leaky_relu")
-OUTPUTS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
+OUTPUTS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax", "exp")
 KINKED = ("relu", "leaky_relu")
 
 # The (output activation, loss) pairs docs/design.md allows, written out independently of the library:
-# sse and mse follow any output, bce needs a sigmoid output, cross_entropy a softmax output.
+# sse and mse follow any output, bce needs a sigmoid output, cross_entropy a softmax one, poisson an exp one.
 OUTPUT_LOSS = (
     *((out, loss) for loss in ("sse", "mse") for out in OUTPUTS),
     ("sigmoid", "bce"),
     ("softmax", "cross_entropy"),
+    ("exp", "poisson"),
 )
 
 # The deeper network [2, 3, 3, 2] gets a per-layer activation list; rotating the hidden names puts every
@@ -54,7 +55,7 @@ def test_registry_networks_are_exactly_the_valid_combinations():
     """The library's own list of valid networks is every hidden activation x every allowed pair."""
     expected = {(h, out, loss) for h in HIDDEN for out, loss in OUTPUT_LOSS}
     assert set(NETWORKS) == expected
-    assert len(NETWORKS) == len(expected) == 70
+    assert len(NETWORKS) == len(expected) == 85
 
 
 # --- an independent forward pass and test data ------------------------------------------------
@@ -75,11 +76,14 @@ def _act(name: str, z: np.ndarray) -> np.ndarray:
     if name == "softmax":
         e = np.exp(z - z.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
+    if name == "exp":
+        return np.exp(z)
     raise AssertionError(name)
 
 
 def _targets(rng: np.random.Generator, loss: str, N: int, K: int) -> np.ndarray:
-    """Targets that suit the loss: one-hot rows for cross_entropy, soft labels in [0, 1] for bce."""
+    """Targets that suit the loss: one-hot rows for cross_entropy, soft labels in [0, 1] for bce, counts
+    (zeros among them) for poisson."""
     return make_targets(rng, (N, K), LOSSES[loss], np.float64)
 
 
@@ -199,6 +203,7 @@ def torch_loss_and_gradients(weights, acts, loss, X, Y):
         "relu": torch.relu,
         "leaky_relu": lambda z: F.leaky_relu(z, negative_slope=0.01),
         "softmax": lambda z: torch.softmax(z, dim=1),
+        "exp": torch.exp,
     }
     params = [
         (
@@ -219,6 +224,11 @@ def torch_loss_and_gradients(weights, acts, loss, X, Y):
         L = torch.nn.MSELoss()(a, Yt)
     elif loss == "bce":
         L = torch.nn.BCELoss()(a, Yt)
+    elif loss == "poisson":
+        # torch's Poisson NLL on the logits is mean(e^z - y z); the half Poisson deviance adds the
+        # constant mean(y ln y - y) (0 ln 0 = 0), which moves the value, not the gradient
+        L = torch.nn.PoissonNLLLoss(log_input=True, full=False)(z, Yt)
+        L = L + torch.mean(torch.xlogy(Yt, Yt) - Yt)
     else:  # cross_entropy: on the logits, with class indices from the one-hot rows
         L = torch.nn.CrossEntropyLoss()(z, Yt.argmax(dim=1))
     L.backward()

@@ -15,8 +15,8 @@ import pytest
 
 from loopnet import kernels as lk
 from loopnet import kernels_np as nk
-from loopnet.activations import ACTIVATIONS, SIGMOID, SOFTMAX, TANH
-from loopnet.losses import BCE, CROSS_ENTROPY
+from loopnet.activations import ACTIVATIONS, EXP, SIGMOID, SOFTMAX, TANH
+from loopnet.losses import BCE, CROSS_ENTROPY, POISSON
 from loopnet.registry import BY_NAME, KERNELS
 
 # (N, I, J): 1x1, a batch of one, odd primes, wide and narrow
@@ -166,8 +166,13 @@ def test_activations_stable_at_extremes(name, form, dtype):
     with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
         warnings.simplefilter("error")
         (lk.activate if form == "loops" else nk.activate_np)(ACTIVATIONS[name], z, a)
-    assert np.all(np.isfinite(a))
     zz = EXTREME[0]
+    if name == "exp":  # e^z itself, without a warning: 0 far below, inf above log(max float)
+        assert a[0, 0] == 0.0 and a[0, 4] == 1.0 and np.isinf(a[0, -1]) and np.isinf(a[0, -2])
+        expected = [math.exp(v) if v < 700 else math.inf for v in zz]
+        np.testing.assert_allclose(a[0], expected, rtol=1e-6 if dtype == "float32" else 1e-15, atol=0)
+        return
+    assert np.all(np.isfinite(a))
     if name == "sigmoid":  # against exact values: 1 / (1 + e^-z) in math, which saturates correctly
         expected = [0.0 if v < -700 else 1.0 / (1.0 + math.exp(-v)) for v in zz]
         np.testing.assert_allclose(a[0], expected, rtol=1e-6 if dtype == "float32" else 1e-15, atol=1e-300)
@@ -202,6 +207,31 @@ def test_losses_finite_when_outputs_saturate(form):
     Y = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
     expected = (2e4 + math.log(3.0)) / 2  # row 0: lse = 1e4, y picks z = -1e4; row 1: log 3
     assert loss_value(CROSS_ENTROPY, z, a, Y, np.ones(2)) == pytest.approx(expected, rel=1e-15)
+
+
+@pytest.mark.parametrize("form", ["loops", "numpy"])
+def test_poisson_loss_finite_when_the_output_underflows(form):
+    """poisson from the logits: y ln(y / a) = y (ln y - z) stays finite where a = e^z rounds to 0."""
+    loss_value = lk.loss_value if form == "loops" else nk.loss_value_np
+    z = np.array([[-1000.0, -1000.0], [30.0, 0.0]])
+    a = np.empty_like(z)
+    lk.activate(EXP, z, a)
+    assert a[0, 0] == 0.0  # y ln(y / a) written literally would be inf here
+    Y = np.array([[2.0, 0.0], [0.0, 1.0]])
+    # per term (a - y) + y (ln y - z): -2 + 2 (ln 2 + 1000); 0 (y = 0 and a = 0); e^30; 1 - 1 + 0
+    expected = (-2.0 + 2.0 * (math.log(2.0) + 1000.0) + math.exp(30.0)) / 4
+    assert loss_value(POISSON, z, a, Y, np.ones(2)) == pytest.approx(expected, rel=1e-15)
+    # weighted: row 1 counts three times, row 0 not at all
+    assert loss_value(POISSON, z, a, Y, np.array([0.0, 3.0])) == pytest.approx(math.exp(30.0) / 2, rel=1e-15)
+
+
+def test_exp_at_extremes_in_the_fast_form():
+    """The fast form's exp (exp_approx) is e^z to a few ulp, 0 far below and inf above log(max float64)."""
+    z = EXTREME.copy()
+    a = np.empty_like(z)
+    BY_NAME["activate"].fast(EXP, z, a)
+    expected = [math.exp(v) if v < 700 else math.inf for v in EXTREME[0]]
+    np.testing.assert_allclose(a[0], expected, rtol=1e-15, atol=0)
 
 
 def test_tanh_derivative_uses_activation():

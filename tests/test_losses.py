@@ -19,10 +19,11 @@ from loopnet import kernels
 
 N, K, BATCH = 7, 3, 3
 BACKENDS = ("plain", "numpy", "loops", "loops-blocked")  # loops-blocked: see conftest.py
-OUTPUTS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
+OUTPUTS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax", "exp")
 PAIRS = [(out, loss) for loss in ("sse", "mse") for out in OUTPUTS] + [
     ("sigmoid", "bce"),
     ("softmax", "cross_entropy"),
+    ("exp", "poisson"),
 ]
 
 
@@ -37,6 +38,8 @@ def f(out, z):
         return np.where(z > 0, z, 0.01 * z)
     if out == "softmax":
         return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    if out == "exp":
+        return np.exp(z)
     return z
 
 
@@ -48,6 +51,9 @@ def loss_by_definition(loss, a, y):
         return np.sum((a - y) ** 2) / (m * k)
     if loss == "bce":
         return -np.sum(y * np.log(a) + (1 - y) * np.log(1 - a)) / (m * k)
+    if loss == "poisson":  # y ln(y / a) - y + a, the first term 0 where y = 0
+        y_ln = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / a), 0.0)
+        return np.sum(y_ln - y + a) / (m * k)
     return -np.sum(y * np.log(a)) / m  # cross_entropy
 
 
@@ -60,6 +66,8 @@ def delta_by_definition(loss, out, z, a, y):
         dL_da = 2 * (a - y) / (m * k)
     elif loss == "bce":
         dL_da = -(y / a - (1 - y) / (1 - a)) / (m * k)
+    elif loss == "poisson":
+        dL_da = (1 - y / a) / (m * k)
     else:
         dL_da = -y / (a * m)
     if out == "softmax":  # da_q/dz_j = a_q (1[q = j] - a_j)
@@ -71,6 +79,7 @@ def delta_by_definition(loss, out, z, a, y):
         "tanh": 1 - a**2,
         "relu": (z > 0) * 1.0,
         "leaky_relu": np.where(z > 0, 1.0, 0.01),
+        "exp": a,
     }[out]
     return dL_da * da_dz
 
@@ -86,6 +95,8 @@ def case(out, loss, seed=0):
         Y[1] *= 2.0
     elif loss == "bce":
         Y = rng.random((N, K))
+    elif loss == "poisson":  # counts, zeros among them
+        Y = rng.poisson(1.5, (N, K)).astype(np.float64)
     else:
         Y = rng.normal(size=(N, K))
     return W, b, Y

@@ -22,6 +22,7 @@ CASES = [
     ([5, 7, 4, 2], ["tanh", "leaky_relu"], "sigmoid", "bce"),
     ([3, 6, 1], "sigmoid", "identity", "mse"),
     ([4, 5, 2], "identity", "tanh", "sse"),
+    ([4, 6, 2], "tanh", "exp", "poisson"),
 ]
 
 
@@ -33,6 +34,8 @@ def _data(sizes, loss, N=53, seed=0):
         Y = np.eye(K)[rng.integers(0, K, N)]
     elif loss == "bce":
         Y = (rng.random((N, K)) > 0.5).astype(float)
+    elif loss == "poisson":  # counts whose log-rate the inputs set
+        Y = rng.poisson(np.exp(0.5 * X[:, :K])).astype(float)
     else:
         Y = 0.5 * rng.normal(size=(N, K))
     return X, Y
@@ -187,3 +190,49 @@ def test_no_allocation_inside_the_epoch_loop(path):
     assert small == str(path == "tiny")  # the network took the path it is named for
     assert threaded == str(path == "blocked")  # and the blocked one reached the prange drivers
     assert int(ten) == int(thousand)
+
+
+# --- the poisson loss: scikit-learn's, and what an overflowing exp does -------------------------------
+
+
+@pytest.mark.parametrize("backend", ["loops", "numpy", "plain"])
+def test_poisson_loss_is_half_sklearns_mean_poisson_deviance(backend):
+    """MLPRegressor(loss="poisson") minimises the half Poisson deviance of an exp output; loopnet's loss
+    is that, sample weights included (an outside oracle: scikit-learn's metric, written independently)."""
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(30, 3))
+    Y = rng.poisson(np.exp(X[:, :1])).astype(float)  # zeros among them
+    w = rng.integers(0, 4, 30).astype(float)
+    net = loopnet.Network([3, 5, 1], activation="relu", output_activation="exp", loss="poisson",
+                          backend=backend, seed=1)  # fmt: skip
+    a = net.forward(X)
+    assert np.all(a > 0) and (Y == 0).any()
+    deviance = metrics.mean_poisson_deviance(Y[:, 0], a[:, 0])
+    assert net.loss(X, Y) == pytest.approx(deviance / 2, rel=1e-12)
+    weighted = metrics.mean_poisson_deviance(Y[:, 0], a[:, 0], sample_weight=w)
+    assert net.loss(X, Y, sample_weight=w) == pytest.approx(weighted / 2, rel=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["loops", "loops-blocked", "numpy", "plain"])
+def test_an_exp_output_that_overflows_stops_training(backend, monkeypatch):
+    """exp is a plain exp: z above 709.78 makes it inf, silently (no NumPy warning), and the divergence
+    check stops the fit back at the last finite parameters."""
+    import warnings
+
+    if backend == "loops-blocked":
+        monkeypatch.setattr(fast, "SMALL_MAX_WORK", -1)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(8, 2))
+    Y = rng.poisson(2.0, (8, 1)).astype(float)
+    net = loopnet.Network([2, 3, 1], activation="tanh", output_activation="exp", loss="poisson",
+                          backend=backend.removesuffix("-blocked"), seed=0)  # fmt: skip
+    W, b = net.weights[1]
+    net.set_weights([net.weights[0], (W, b + 800.0)])  # z > 709.78 on every row: a = inf
+    before = net.params.copy()
+    assert np.all(np.isinf(net.forward(X)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(loopnet.DivergenceError, match="diverged in epoch 1 "):
+            net.fit(X, Y, epochs=3, lr=0.01)
+    np.testing.assert_array_equal(net.params, before)

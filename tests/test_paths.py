@@ -57,6 +57,9 @@ OUTPUT_LOSS = (
     *((out, loss) for loss in ("sse", "mse") for out in OUTPUTS),
     ("sigmoid", "bce"),
     ("softmax", "cross_entropy"),
+    ("exp", "sse"),  # exp (output only) last: the pairs above keep their places, and their RULES
+    ("exp", "mse"),
+    ("exp", "poisson"),
 )
 COMBOS = [(h, out, loss) for h in HIDDEN for out, loss in OUTPUT_LOSS]
 KINKED = ("relu", "leaky_relu")
@@ -223,6 +226,8 @@ def ref_act(name, z):
         return np.where(z > 0, z, 0.0)
     if name == "leaky_relu":
         return np.where(z > 0, z, LEAKY * z)
+    if name == "exp":
+        return np.exp(z)
     e = np.exp(z - z.max(axis=1, keepdims=True))  # softmax
     return e / e.sum(axis=1, keepdims=True)
 
@@ -238,6 +243,8 @@ def ref_dact(name, z):
         return np.where(z > 0, 1.0, 0.0)
     if name == "leaky_relu":
         return np.where(z > 0, 1.0, LEAKY)
+    if name == "exp":
+        return np.exp(z)
     return np.ones_like(z)
 
 
@@ -250,7 +257,7 @@ def ref_forward(weights, acts, X):
 
 
 def ref_loss(loss, z, a, Y, w=None):
-    """docs/design.md's definitions; bce and cross_entropy through the logits (exactly equal, finite).
+    """docs/design.md's definitions; bce, cross_entropy, poisson through the logits (exactly equal, finite).
 
     With sample weights w, a mean loss is sum_n w_n l_n / sum_n w_n (0 if every w_n is 0), sse sum_n w_n l_n.
     """
@@ -260,6 +267,9 @@ def ref_loss(loss, z, a, Y, w=None):
         per_row = np.sum((a - Y) ** 2, axis=1)
     elif loss == "bce":  # -[y ln s(z) + (1 - y) ln(1 - s(z))] = log(1 + e^z) - y z
         per_row = np.sum(np.logaddexp(0.0, z) - Y * z, axis=1)
+    elif loss == "poisson":  # y ln(y / e^z) - y + e^z = y (ln y - z) - y + e^z, with 0 ln 0 = 0
+        y_ln = np.where(Y > 0, Y * (np.log(np.where(Y > 0, Y, 1.0)) - z), 0.0)
+        per_row = np.sum(y_ln - Y + np.exp(z), axis=1)
     else:  # cross_entropy: -y ln softmax(z) = y (lse - z)
         per_row = np.sum(Y * (np.logaddexp.reduce(z, axis=1, keepdims=True) - z), axis=1)
     if loss == "sse":
@@ -289,6 +299,8 @@ def ref_output_delta(loss, out, z, a, Y, w=None):
     c = c[:, None]
     if loss == "bce":  # d/dz [log(1 + e^z) - y z] = s(z) - y
         return (a - Y) * c
+    if loss == "poisson":  # d/dz [y (ln y - z) - y + e^z] = e^z - y
+        return (np.exp(z) - Y) * c
     if loss == "cross_entropy":  # d/dz_j sum_k y_k (lse - z_k) = a_j sum_k y_k - y_j
         return (a * Y.sum(axis=1, keepdims=True) - Y) * c
     g = (a - Y) * c if loss == "sse" else 2.0 * (a - Y) * c  # dL/da
@@ -370,6 +382,9 @@ def ref_step(rule, weights, grads, state, lr):
             m0, v0 = state.get(key, (0.0, 0.0))
             m, v = b1 * m0 + (1 - b1) * g, b2 * v0 + (1 - b2) * g * g
             state[key] = (m, v)
+            if rule.get("eps_hat"):  # Kingma and Ba's section 2 form, scikit-learn's: eps on sqrt(v)
+                out.append(p - lr * np.sqrt(1 - b2**t) / (1 - b1**t) * m / (np.sqrt(v) + rule["eps"]))
+                continue
             out.append(p - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + rule["eps"]))
         new.append(tuple(out))
     return new
@@ -394,8 +409,13 @@ def ref_train(weights, acts, loss, X, Y, lrs, batch, state, rule, w, shuffle=Tru
             rows = order[start : start + B]
             Xb, Yb, wb = X[rows], Y[rows], w[rows]
             batch_loss = ref_total_loss(weights, acts, loss, Xb, Yb, wb)
+            grads = ref_gradients(weights, acts, loss, Xb, Yb, wb)
+            l2 = rule.get("l2", 0.0)
+            if l2 and wb.sum() > 0:  # the L2 penalty: (l2 / 2) sum W^2 / S in the loss, l2 W / S in dW
+                batch_loss += 0.5 * l2 * sum(np.sum(W * W) for W, _ in weights) / wb.sum()
+                grads = [(dW + l2 * W / wb.sum(), db) for (W, _), (dW, db) in zip(weights, grads)]
             total += batch_loss if loss == "sse" else batch_loss * wb.sum() / w.sum()
-            weights = ref_step(rule, weights, ref_gradients(weights, acts, loss, Xb, Yb, wb), opt_state, lr)
+            weights = ref_step(rule, weights, grads, opt_state, lr)
         after.append(weights)
         history.append(total)
         if Xv is not None:
@@ -442,6 +462,8 @@ def _draw(rng, row, loss, dtype):
     elif loss == "bce":
         Y = rng.random((row.N, K))
         Y[::3] = rng.integers(0, 2, Y[::3].shape)
+    elif loss == "poisson":  # counts, zeros among them
+        Y = rng.poisson(1.5, (row.N, K)).astype(np.float64)
     else:
         Y = rng.normal(size=(row.N, K))
     cast = lambda v: np.asarray(v, dtype=dtype).astype(np.float64)  # noqa: E731  (the network's values)
@@ -465,6 +487,24 @@ def rel_err(got, want) -> float:
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
     scale = np.abs(want).max() if want.size else 0.0
     return float(np.abs(got - want).max() / (scale if scale > 0 else 1.0))
+
+
+def output_shift(weights, acts, X, v) -> float:
+    """The largest change of an output pre-activation per unit step along v (forward mode, first order)."""
+    zs, As = ref_forward(weights, acts, X)
+    dz = np.zeros_like(X)
+    for l, ((W, _), (vW, vb)) in enumerate(zip(weights, v)):
+        dz = (dz * ref_dact(acts[l - 1], zs[l - 1]) if l else dz) @ W + As[l] @ vW + vb
+    return float(np.abs(dz).max())
+
+
+def exp_safe(lr, out, weights, acts, X, v, scale=1.0) -> float:
+    """lr, or less for an exp output: e^z overflows where a step moves some z by hundreds, which a step
+    sized by the largest gradient entry does on the widest rows (thousands of entries move together).
+    Caps the first-order move of every output z along v (scale: how much larger a batch's step is) at 0.5."""
+    if out != "exp":
+        return lr
+    return min(lr, 0.5 / (scale * output_shift(weights, acts, X, v)))
 
 
 def directional_fd(weights, acts, loss, X, Y, v):
@@ -533,6 +573,7 @@ def check_case(row: Row, hidden: str, out: str, loss: str, dtype: str) -> None:
     # rows can have a gradient up to N / B times the full one (mean losses), hence the factor.
     epochs = 1 if row.batch is None else 2
     lr = 0.1 / gmax if row.batch is None else 0.1 * min(row.batch, row.N) / (row.N * gmax)
+    lr = exp_safe(lr, out, weights, acts, X, want, row.N / min(row.batch or row.N, row.N))
     state = next_fit_seed(gen)
     want_w, want_h = ref_fit(weights, acts, loss, X, Y, epochs, lr, row.batch, state)
     if dtype == "float32":
@@ -598,9 +639,10 @@ def assert_weights(net, want, tol, where):
 RULES = (
     {"kind": "sgd", "momentum": 0.9, "nesterov": True, "weight_decay": 0.05},
     {"kind": "adam", "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.05},
-    {"kind": "sgd", "momentum": 0.5, "dampening": 0.2},
+    {"kind": "sgd", "momentum": 0.5, "dampening": 0.2, "l2": 0.3},
     {"kind": "adamw", "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1},
     {"kind": "sgd", "weight_decay": 0.05},
+    {"kind": "adam", "betas": (0.9, 0.99), "eps": 1e-3, "weight_decay": 0.0, "eps_hat": True, "l2": 0.5},
 )
 """The update rules check_training holds to the textbook formulas; each case takes one in turn."""
 
@@ -614,6 +656,8 @@ def make_optimizer(rule, lr):
             weight_decay=rule.get("weight_decay", 0.0),
             dampening=rule.get("dampening", 0.0),
         )
+    if rule.get("eps_hat"):
+        return loopnet.Adam(lr, betas=rule["betas"], eps=rule["eps"], eps_hat=True)
     cls = loopnet.Adam if rule["kind"] == "adam" else loopnet.AdamW
     return cls(lr, betas=rule["betas"], eps=rule["eps"], weight_decay=rule["weight_decay"])  # fmt: skip
 
@@ -637,6 +681,12 @@ def check_training(row: Row, hidden, out, loss, dtype, weights, X, Y, acts, gmax
         Xv, Yv = Xv[:2], Yv[:2]
     B = row.N if row.batch is None else min(row.batch, row.N)
     base = 0.01 if rule["kind"] != "sgd" else 0.05 * B / (row.N * gmax)
+    if out == "exp":
+        grads = ref_gradients(weights, acts, loss, X, Y, w)
+        if "eps" in rule:  # Adam's first steps go along sign(g), each entry by about lr
+            base = exp_safe(base, out, weights, acts, X, [(np.sign(gW), np.sign(gb)) for gW, gb in grads])
+        else:
+            base = exp_safe(base, out, weights, acts, X, grads, row.N / B)
     lrs = np.array([base, base / 2])
     net, gen = build(row, hidden, out, loss, dtype, weights)
     state = next_fit_seed(gen)
@@ -648,7 +698,7 @@ def check_training(row: Row, hidden, out, loss, dtype, weights, X, Y, acts, gmax
         a32, _, _ = ref_train(f32, acts, loss, X32, Y32, lrs.astype(np.float32), row.batch, state, rule, w32)
         tol = max(tol, 20 * max(rel_err(a, b) for p32, p in zip(a32[-1], after[-1]) for a, b in zip(p32, p)))
     history = net.fit(X, Y, epochs=2, batch_size=row.batch, optimizer=make_optimizer(rule, lrs[0]),
-                      schedule=lrs, sample_weight=w, validation=(Xv, Yv),
+                      schedule=lrs, sample_weight=w, validation=(Xv, Yv), l2=rule.get("l2", 0.0),
                       early_stopping=loopnet.EarlyStopping(patience=5))  # fmt: skip
     assert history.stopped == "completed", where
     np.testing.assert_array_equal(history["lr"], lrs, err_msg=where)
@@ -715,7 +765,7 @@ def torch_gradients(weights, acts, loss, X, Y):
     F = torch.nn.functional
     act = {"identity": lambda z: z, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
            "leaky_relu": lambda z: F.leaky_relu(z, LEAKY),
-           "softmax": lambda z: torch.softmax(z, dim=1)}  # fmt: skip
+           "softmax": lambda z: torch.softmax(z, dim=1), "exp": torch.exp}  # fmt: skip
     params = [(torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)) for W, b in weights]
     a = torch.tensor(X)
     for (W, b), name in zip(params, acts):
@@ -727,6 +777,8 @@ def torch_gradients(weights, acts, loss, X, Y):
         "mse": lambda: F.mse_loss(a, target),
         "bce": lambda: F.binary_cross_entropy(a, target),
         "cross_entropy": lambda: F.cross_entropy(z, target),  # logits, class probabilities as targets
+        # on the logits; the half deviance's constant mean(y ln y - y) moves the value, not the gradient
+        "poisson": lambda: F.poisson_nll_loss(z, target, log_input=True, full=False),
     }[loss]()
     L.backward()
     return [(W.grad.numpy(), b.grad.numpy()) for W, b in params]
@@ -845,6 +897,12 @@ NOT_REACHED = {
     "activations.code_of": "name validation, before any kernel (test_api.py)",
 }
 VALUE_BRANCHES = {
+    ("kernels.batch_penalty", "run.batch_losses[b, 0] = batch_loss"):
+        "batch losses are recorded for the estimators only: test_kernels.py (train_epochs records them in "
+        "its registry entry) and test_estimators.py (loss_curve_ against scikit-learn's, both backends)",
+    ("kernels.batch_penalty", "run.batch_losses[b, 1] = penalty"): "as the line above",
+    ("kernels_np.train_epochs_np", "run.batch_losses[start // B] = batch_loss, penalty"):
+        "as the lines above",
     # (function, line): a branch taken by values, not by sizes, threads or dtypes; where it is tested
     ("fast.exp_approx", "t = _EXP_MIN"): "x < -708: test_fast.py::test_exp_approx_edges",
     ("fast.exp_approx", "t = _EXP_MAX"): "x > 709.78: test_fast.py::test_exp_approx_edges",

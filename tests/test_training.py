@@ -460,6 +460,7 @@ BAD_OPTIMIZERS = [
     (lambda: loopnet.Adam(betas=0.9), TypeError, "betas"),
     (lambda: loopnet.Adam(eps=-1e-8), ValueError, "eps"),
     (lambda: loopnet.Adam(eps=float("inf")), ValueError, "eps"),
+    (lambda: loopnet.Adam(eps_hat="yes"), TypeError, "eps_hat"),
     (lambda: loopnet.AdamW(weight_decay=float("nan")), ValueError, "weight_decay"),
     (lambda: loopnet.EarlyStopping(patience=0), ValueError, "patience"),
     (lambda: loopnet.EarlyStopping(min_delta=-1.0), ValueError, "min_delta"),
@@ -492,6 +493,8 @@ BAD_FITS = [
     ({"optimizer": "adam"}, TypeError, "optimizer"),
     ({"optimizer": loopnet.Adam(), "lr": 0.1}, ValueError, "pass the learning rate to the optimizer"),
     ({"shuffle": "yes"}, TypeError, "shuffle"),
+    ({"l2": -0.1}, ValueError, "l2"),
+    ({"l2": "some"}, TypeError, "l2"),
 ]
 
 
