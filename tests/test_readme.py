@@ -34,6 +34,14 @@ def test_readme_code_runs_and_prints_what_it_claims(tmp_path, monkeypatch):
     assert "early_stopping 46 20" in printed.getvalue()
     assert run.best_epoch == int(np.argmin(run["val_loss"])) and len(run["loss"]) == 46
     assert model.loss(namespace["Xs"][500:], namespace["Ys"][500:]) == min(run["val_loss"])
+    # the estimator example: "31 0.951, as scikit-learn's own prints" -- so run scikit-learn's
+    from sklearn.neural_network import MLPClassifier
+
+    clf, ns = namespace["clf"], namespace
+    assert "31 0.951" in printed.getvalue()
+    params = {k: v for k, v in clf.get_params().items() if k not in ("dtype", "backend", "class_weight")}
+    theirs = MLPClassifier(**params).fit(ns["D_tr"], ns["l_tr"])
+    assert (theirs.n_iter_, round(theirs.score(ns["D_te"], ns["l_te"]), 3)) == (31, 0.951)
 
 
 def test_readme_opens_with_the_two_commands():
