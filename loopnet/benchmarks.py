@@ -25,6 +25,10 @@ defines:
   sweep, its table, its plot and the machine it ran on. Every ratio is quoted
   twice: against the loops, and against the fastest vectorized contender
   (:data:`VECTORIZED`) of the same case and dtype.
+* :func:`estimator_race`, :func:`format_estimator_race` -- ``loopnet bench
+  --estimators`` and ``bench/test_bench_estimators.py``: ``loopnet.MLPClassifier``
+  against scikit-learn's ``MLPClassifier``, the same settings (:data:`ESTIMATOR_SETTINGS`),
+  seconds per epoch of ``fit``, and a check that both reached the same ``loss_curve_``.
 
 Only NumPy and Numba are needed; scikit-learn, PyTorch, JAX, threadpoolctl and
 matplotlib are imported when first used, and a contender (or the plot) whose
@@ -1350,3 +1354,317 @@ def _label_cases(ax, records: list[dict[str, Any]]) -> None:
     top = max(r["seconds_per_epoch"] for r in records)
     ax.set_ylim(min(lowest.values()) / 10**3.2, top * 3)
     ax.set_xlim(min(lowest) / 2, 10**previous * 2)
+
+
+# --- the estimator race: loopnet.MLPClassifier against scikit-learn's ---------------------------------
+
+ESTIMATORS = ("loopnet", "sklearn")
+"""The estimator race's contenders: ``loopnet.MLPClassifier``, ``sklearn.neural_network.MLPClassifier``."""
+
+ESTIMATOR_SOLVERS = ("adam", "sgd")
+
+ESTIMATOR_SETTINGS: dict[str, Any] = {
+    "hidden_layer_sizes": (64,),
+    "batch_size": 64,
+    "random_state": 0,
+    "tol": 0.0,
+}
+"""What both classifiers get besides ``solver`` and the epochs: digits, 64 hidden units, batch 64.
+
+Everything else is scikit-learn's default, as a user would leave it: relu, ``alpha=1e-4``,
+``learning_rate_init=1e-3``, shuffled batches; Adam's betas (0.9, 0.999) and eps 1e-8; for
+``"sgd"``, a constant learning rate with momentum 0.9, Nesterov.
+"""
+
+ESTIMATOR_EPOCHS = 20
+"""Epochs of each timed fit (``max_iter``): about half a second of scikit-learn."""
+
+ESTIMATOR_ROUNDS = 5
+"""Timed fits of each estimator; the two take turns, and each reports the median."""
+
+SAME_LOSS_RTOL = {"float64": 1e-9, "float32": 1e-3}
+"""How close the two ``loss_curve_`` must be, relatively, for the race to count as the same training.
+
+float64 agrees to about 1e-15; float32's 20 Adam epochs drift apart to about 2e-4 by rounding."""
+
+
+def estimator_data(dtype: str = "float64") -> tuple[np.ndarray, np.ndarray]:
+    """The race's rows: scikit-learn's digits, X (1797, 64) = pixels / 16 in ``dtype``, and the labels y."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise Unavailable("scikit-learn is not installed (pip install scikit-learn)") from None
+    digits = load_digits()
+    return np.ascontiguousarray(digits.data / 16.0, dtype=dtype), digits.target
+
+
+def make_estimator(name: str, solver: str, epochs: int):
+    """A fresh classifier of the race: :data:`ESTIMATOR_SETTINGS` and ``solver``, for ``epochs`` epochs.
+
+    ``max_iter = n_iter_no_change = epochs`` with ``tol = 0``: the no-improvement count
+    cannot pass ``epochs``, so neither stops early.
+    """
+    if name == "loopnet":
+        cls = loopnet.MLPClassifier
+    elif name == "sklearn":
+        try:
+            from sklearn.neural_network import MLPClassifier as cls
+        except ImportError:
+            raise Unavailable("scikit-learn is not installed (pip install scikit-learn)") from None
+    else:
+        raise ValueError(f"unknown estimator {name!r}; expected one of {', '.join(ESTIMATORS)}")
+    return cls(solver=solver, max_iter=epochs, n_iter_no_change=epochs, **ESTIMATOR_SETTINGS)
+
+
+class FitClock(NamedTuple):
+    """Seconds of one ``fit``: wall clock, CPU of the process (every thread), CPU of the calling thread."""
+
+    wall: float
+    cpu: float
+    thread_cpu: float
+
+
+def timed_fit(estimator, X: np.ndarray, y: np.ndarray) -> FitClock:
+    """``estimator.fit(X, y)`` timed three ways, with the "max_iter reached" ConvergenceWarning silenced."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    from .estimators import ConvergenceWarning as LoopnetConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter is reached: that is the point
+        warnings.simplefilter("ignore", LoopnetConvergenceWarning)  # scikit-learn's own when installed
+        wall, cpu, thread = time.perf_counter(), time.process_time(), time.thread_time()
+        estimator.fit(X, y)
+        thread = time.thread_time() - thread
+        cpu = time.process_time() - cpu
+        wall = time.perf_counter() - wall
+    return FitClock(wall, cpu, thread)
+
+
+def _blas_threads() -> int | None:
+    """The most threads any BLAS loaded in this process may use (threadpoolctl), None if unknown."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    counts = [info["num_threads"] for info in threadpool_info() if info.get("user_api") == "blas"]
+    return max(counts, default=None)
+
+
+def _loss_curve_gap(a: Sequence[float], b: Sequence[float]) -> float:
+    """The largest |a - b| / |b| over two loss curves (inf if their lengths differ)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        return math.inf
+    return float(np.max(np.abs(a - b) / np.abs(b)))
+
+
+def estimator_race(
+    solvers: Sequence[str] | None = None,
+    dtypes: Sequence[str] = ("float64",),
+    epochs: int | None = None,
+    rounds: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Seconds per epoch of ``fit``: loopnet.MLPClassifier against scikit-learn's, on digits.
+
+    None takes the module's :data:`ESTIMATOR_SOLVERS`, :data:`ESTIMATOR_EPOCHS` and
+    :data:`ESTIMATOR_ROUNDS`. For each solver and dtype: one warm-up fit of each
+    (``max_iter=1``: compilation and first calls, timed and reported apart), then ``rounds``
+    rounds of one fit of each of ``epochs`` epochs (:func:`make_estimator`), the two taking
+    turns first, so that a slow spell of a shared machine falls on both. A fit's time per
+    epoch is its time / its ``n_iter_``; each estimator's is the median over the rounds, and
+    ``ratio`` is scikit-learn's median over loopnet's (above 1 loopnet was faster), for the
+    wall clock and (``cpu_ratio``) for the process's CPU time.
+
+    Each estimator runs on its library's default threads (Numba's; BLAS's for scikit-learn):
+    ``threads``. ``other_threads_cpu_per_epoch`` is the CPU the process spent outside the
+    calling thread (Numba's or BLAS's workers) during the fits, and ``threads_used`` is 1
+    where that is under 5 % of the fits' CPU, else ``threads``.
+
+    ``loss_curve_gap``: the largest relative difference between the two estimators'
+    ``loss_curve_`` of the last round, and ``same_loss_curve`` whether it is within
+    :data:`SAME_LOSS_RTOL`: the two trained the same network the same way, so the race is fair.
+    """
+    solvers = ESTIMATOR_SOLVERS if solvers is None else solvers
+    epochs = ESTIMATOR_EPOCHS if epochs is None else epochs
+    rounds = ESTIMATOR_ROUNDS if rounds is None else rounds
+    for solver in solvers:
+        if solver not in ESTIMATOR_SOLVERS:
+            raise ValueError(f"unknown solver {solver!r}; expected one of {', '.join(ESTIMATOR_SOLVERS)}")
+    for dtype in dtypes:
+        if dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
+    records = []
+    for solver in solvers:
+        for dtype in dtypes:
+            X, y = estimator_data(dtype)
+            first = {name: timed_fit(make_estimator(name, solver, 1), X, y) for name in ESTIMATORS}
+            clocks: dict[str, list[FitClock]] = {name: [] for name in ESTIMATORS}
+            fitted = {}
+            for r in range(rounds):
+                for name in ESTIMATORS if r % 2 == 0 else ESTIMATORS[::-1]:
+                    est = make_estimator(name, solver, epochs)
+                    clocks[name].append(timed_fit(est, X, y))
+                    if est.n_iter_ != epochs:
+                        raise RuntimeError(f"{name} ran {est.n_iter_} epochs, asked for {epochs}")
+                    fitted[name] = est
+            gap = _loss_curve_gap(fitted["loopnet"].loss_curve_, fitted["sklearn"].loss_curve_)
+            record: dict[str, Any] = {
+                "solver": solver,
+                "dtype": dtype,
+                "epochs": epochs,
+                "rounds": rounds,
+                "loss_curve_gap": gap,
+                "same_loss_curve": gap <= SAME_LOSS_RTOL[dtype],
+                "final_loss": {name: float(fitted[name].loss_curve_[-1]) for name in ESTIMATORS},
+            }
+            for name in ESTIMATORS:
+                c = clocks[name]
+                record[name] = {
+                    "seconds_per_epoch": float(np.median([t.wall for t in c])) / epochs,
+                    "best_seconds_per_epoch": min(t.wall for t in c) / epochs,
+                    "cpu_seconds_per_epoch": float(np.median([t.cpu for t in c])) / epochs,
+                    "other_threads_cpu_per_epoch": float(np.median([t.cpu - t.thread_cpu for t in c]))
+                    / epochs,
+                    "first_fit_seconds": first[name].wall,
+                    "first_fit_cpu_seconds": first[name].cpu,
+                }
+            lp, sk = record["loopnet"], record["sklearn"]
+            lp["threads"] = numba.get_num_threads()
+            sk["threads"] = _blas_threads()
+            for r in (lp, sk):
+                busy = r["other_threads_cpu_per_epoch"] > 0.05 * r["cpu_seconds_per_epoch"]
+                r["threads_used"] = r["threads"] if busy else 1
+            record["ratio"] = sk["seconds_per_epoch"] / lp["seconds_per_epoch"]
+            record["cpu_ratio"] = sk["cpu_seconds_per_epoch"] / lp["cpu_seconds_per_epoch"]
+            records.append(record)
+            if log:
+                log(
+                    f"  {solver:<5} {dtype:<8} loopnet {format_seconds(lp['seconds_per_epoch'])}/epoch, "
+                    f"scikit-learn {format_seconds(sk['seconds_per_epoch'])}/epoch: {_ratio(record['ratio'])}"
+                )
+    return {
+        "environment": environment(),
+        "settings": {
+            "data": "scikit-learn load_digits, X = pixels / 16 (1797 x 64), y = its 10 labels",
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in ESTIMATOR_SETTINGS.items()},
+            "max_iter": epochs,
+            "n_iter_no_change": epochs,
+            "solvers": list(solvers),
+            "dtypes": list(dtypes),
+            "rounds": rounds,
+            "numba_threads": numba.get_num_threads(),
+        },
+        "records": records,
+    }
+
+
+ESTIMATOR_LEGEND = (
+    "ratio = scikit-learn's time per epoch / loopnet's (above 1x loopnet was faster); a fit's time per\n"
+    "epoch is its time / n_iter_, the median of {rounds} fits of {epochs} epochs each, the two estimators\n"
+    "taking turns; wall = time.perf_counter, CPU = time.process_time (the process: every thread).\n"
+    "loss_curve_ same: the two estimators' loss_curve_ agree, relatively, to {rtol}\n"
+    "(the largest relative gap is shown)."
+)
+
+
+def _threads_note(results: dict[str, Any]) -> list[str]:
+    """Which threads each estimator had, and used (see :func:`estimator_race`'s ``threads_used``)."""
+    env, records = results["environment"], results["records"]
+
+    def used(name: str) -> str:
+        counts = {r[name]["threads_used"] for r in records}
+        most = max((r[name]["other_threads_cpu_per_epoch"] for r in records), default=0.0)
+        if len(counts) == 1:
+            return f"{counts.pop()} (at most {format_seconds(most)} CPU per epoch in other threads)"
+        return ", ".join(f"{r['solver']} {r['dtype']} {r[name]['threads_used']}" for r in records)
+
+    blas = env.get("blas")
+    if isinstance(blas, list) and blas:
+        pools = ", ".join(
+            f"{b['internal_api']} {b['version']} {b['num_threads']} threads" for b in _unique_dicts(blas)
+        )
+    else:
+        pools = str(blas)
+    knobs = ", ".join(f"{k}={v}" for k, v in sorted(env.get("blas_env", {}).items())) or "none set"
+    layer = env.get("numba_threading_layer") or "no parallel region run"
+    return [
+        f"threads: loopnet: Numba {results['settings']['numba_threads']} ({layer}); used {used('loopnet')}",
+        f"         scikit-learn: BLAS {pools} (threadpoolctl);",
+        f"           used {used('sklearn')}",
+        f"         OPENBLAS_*, OMP_*, MKL_* variables: {knobs}",
+    ]
+
+
+def _unique_dicts(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen, out = set(), []
+    for item in items:
+        key = (item.get("internal_api"), item.get("version"), item.get("num_threads"))
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+def format_estimator_race(results: dict[str, Any]) -> str:
+    """The estimator race as text: the machine, the settings and versions, one row per solver and dtype.
+
+    Each row: loopnet's and scikit-learn's seconds per epoch and their ratio, by the wall clock
+    and by CPU time, and whether the two ``loss_curve_`` agree. Then the legend, the threads,
+    and the first fits (compilation), which are not in the times.
+    """
+    env, settings, records = results["environment"], results["settings"], results["records"]
+    lines = []
+    machine = _machine_line(env)
+    lines.append(machine or f"{env.get('cpu') or 'this CPU'}, {env.get('cpu_count')} cores")
+    lines.append(
+        "loopnet.MLPClassifier against sklearn.neural_network.MLPClassifier, measured in one run: "
+        "seconds per epoch of fit"
+    )
+    hidden = tuple(settings["hidden_layer_sizes"])
+    lines.append(
+        f"digits (1797 x 64, X = pixels / 16), hidden_layer_sizes={hidden}, "
+        f"batch_size={settings['batch_size']}, random_state={settings['random_state']},"
+    )
+    lines.append(
+        f"tol={settings['tol']}, max_iter=n_iter_no_change={settings['max_iter']}, "
+        "everything else scikit-learn's defaults"
+    )
+    lines.append(
+        f"loopnet {env['loopnet']} (numba {env['numba']}), scikit-learn {env['sklearn']}, "
+        f"numpy {env['numpy']}, Python {env['python']}"
+    )
+    lines.append("")
+    header = ["solver", "dtype", "loopnet", "scikit-learn", "ratio",
+              "loopnet CPU", "scikit-learn CPU", "ratio", "loss_curve_"]  # fmt: skip
+    rows = []
+    for r in records:
+        lp, sk = r["loopnet"], r["sklearn"]
+        same = "same" if r["same_loss_curve"] else "NOT the same"
+        rows.append([
+            r["solver"], r["dtype"],
+            format_seconds(lp["seconds_per_epoch"]), format_seconds(sk["seconds_per_epoch"]),
+            _ratio(r["ratio"]),
+            format_seconds(lp["cpu_seconds_per_epoch"]), format_seconds(sk["cpu_seconds_per_epoch"]),
+            _ratio(r["cpu_ratio"]), f"{same} ({r['loss_curve_gap']:.1g})",
+        ])  # fmt: skip
+    widths = [max(len(str(row[c])) for row in [header, *rows]) for c in range(len(header))]
+    for row in [header, *rows]:
+        left = [f"{row[c]:<{widths[c]}}" for c in range(2)]
+        right = [f"{row[c]:>{widths[c]}}" for c in range(2, len(row) - 1)]
+        lines.append("  ".join([*left, *right, f"{row[-1]:<{widths[-1]}}"]).rstrip())
+    lines.insert(len(lines) - len(rows), "-" * len(lines[-1]))
+    lines.append("")
+    rtol = ", ".join(f"{k} {v:g}" for k, v in SAME_LOSS_RTOL.items() if k in settings["dtypes"])
+    lines.append(ESTIMATOR_LEGEND.format(rounds=settings["rounds"], epochs=settings["max_iter"], rtol=rtol))
+    lines.extend(_threads_note(results))
+    lines.append(
+        "first fit (max_iter=1, before the timed fits and not in them; loopnet's compiles, once per install):"
+    )
+    lines += [
+        f"  {r['solver']} {r['dtype']}: loopnet {format_seconds(r['loopnet']['first_fit_seconds'])}, "
+        f"scikit-learn {format_seconds(r['sklearn']['first_fit_seconds'])}"
+        for r in records
+    ]
+    return "\n".join(lines)

@@ -4,6 +4,7 @@ loopnet demo                      run every article's example
 loopnet demo NAME [--epochs N]    run one: and, three-bit, xor, perceptron
 loopnet demo perceptron --as-published [--epochs N]
 loopnet bench [--sweep tiny|quick|full] [--dtype ...] [--contenders ...] [--cases ...] [--out DIR] [--no-plot]
+loopnet bench --estimators [--dtype ...] [--out DIR]   loopnet.MLPClassifier vs scikit-learn's, per epoch
 loopnet warmup [--dtype float64 float32]   compile ahead of time (e.g. in a Docker build)
 """
 
@@ -135,13 +136,58 @@ def _add_bench_parser(sub) -> None:
         help="directory for bench.json and bench.png, created if needed (default: ./loopnet-bench)",
     )
     bench.add_argument("--no-plot", action="store_true", help="do not draw bench.png")
+    bench.add_argument(
+        "--estimators",
+        action="store_true",
+        help="instead of a sweep, race loopnet.MLPClassifier against scikit-learn's MLPClassifier: seconds "
+        "per epoch of fit on digits (solvers adam and sgd, 64 hidden units, batch 64, random_state 0; "
+        "--dtype default float64), checking both reach the same loss_curve_; writes DIR/estimators.json",
+    )
 
 
 def _unique(items: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+def _bench_estimators(args: argparse.Namespace) -> int:
+    """``loopnet bench --estimators``: benchmarks.estimator_race, its table, DIR/estimators.json."""
+    given = [flag for flag, value in (("--contenders", args.contenders), ("--cases", args.cases)) if value]
+    if given:
+        print(f"loopnet bench: error: --estimators races two fixed estimators; drop {' and '.join(given)}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    out: Path = args.out
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"loopnet bench: error: cannot create --out {str(out)!r}: {exc.strerror}", file=sys.stderr)
+        return 2
+    dtypes = _unique(args.dtype or ["float64"])
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    log(
+        f"loopnet bench --estimators: solvers {', '.join(benchmarks.ESTIMATOR_SOLVERS)} "
+        f"x {', '.join(dtypes)}, "
+        f"{benchmarks.ESTIMATOR_ROUNDS} fits of {benchmarks.ESTIMATOR_EPOCHS} epochs per estimator, after a "
+        "first fit (loopnet's first fit compiles, once per install)"
+    )
+    start = time.perf_counter()
+    try:
+        results = benchmarks.estimator_race(dtypes=dtypes, log=log)
+    except benchmarks.Unavailable as why:
+        print(f"loopnet bench: error: --estimators needs scikit-learn: {why}", file=sys.stderr)
+        return 1
+    benchmarks.save_json(results, out / "estimators.json")
+    print(benchmarks.format_estimator_race(results))
+    print(f"wrote estimators.json in {time.perf_counter() - start:.1f} s to {out.resolve()}")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
+    if args.estimators:
+        return _bench_estimators(args)
     sweep = benchmarks.SWEEPS[args.sweep]
     out: Path = args.out
     try:
