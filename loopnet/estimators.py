@@ -491,6 +491,10 @@ class _BaseMLP(BaseEstimator):
             net, X_train, Y_train, epochs, None, B, opt, None, False, sw_train, None, None,
             l2=self.alpha / c, record_batches=True,
         )  # fmt: skip
+        if net.backend != "numpy":  # the first fit of an install compiles for tens of seconds: say so
+            from .warmup import note_if_compiling
+
+            note_if_compiling(net, kernels_state, opt_t, run)
         counts = np.full(-(-N // B), B, dtype=np.float64)
         counts[-1] = N - B * (len(counts) - 1)
         history = _training.History()

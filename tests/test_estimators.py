@@ -514,3 +514,17 @@ def test_a_float32_model_predicts_float64_rows_as_numpy_promotes(digits):
         ref = sk_nn.MLPRegressor(**BASE).fit(X.astype(np.float32), y.astype(np.float32))
     assert est.predict(X).dtype == ref.predict(X).dtype
     assert est.predict(X.astype(np.float32)).dtype == ref.predict(X.astype(np.float32)).dtype == np.float32
+
+
+def test_a_first_fit_says_when_it_compiles(digits, monkeypatch):
+    """The estimators ask the same question Network.fit asks before the compiled loop runs."""
+    from loopnet import warmup
+
+    asked = []
+    monkeypatch.setattr(warmup, "note_if_compiling", lambda net, *args: asked.append(net.backend))
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        MLPClassifier(**{**BASE, "max_iter": 1}).fit(X, y)
+        MLPClassifier(**{**BASE, "max_iter": 1}, backend="numpy").fit(X, y)
+    assert asked == ["loops"]
