@@ -149,6 +149,16 @@ def _unique(items: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+def _made(out: Path) -> bool:
+    """Create the --out folder (and its parents); False, with the error on stderr, if that fails."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"loopnet bench: error: cannot create --out {str(out)!r}: {exc.strerror}", file=sys.stderr)
+        return False
+    return True
+
+
 def _bench_estimators(args: argparse.Namespace) -> int:
     """``loopnet bench --estimators``: benchmarks.estimator_race, its table, DIR/estimators.json."""
     given = [flag for flag, value in (("--contenders", args.contenders), ("--cases", args.cases)) if value]
@@ -157,10 +167,7 @@ def _bench_estimators(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     out: Path = args.out
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        print(f"loopnet bench: error: cannot create --out {str(out)!r}: {exc.strerror}", file=sys.stderr)
+    if not _made(out):
         return 2
     dtypes = _unique(args.dtype or ["float64"])
 
@@ -190,10 +197,7 @@ def _bench(args: argparse.Namespace) -> int:
         return _bench_estimators(args)
     sweep = benchmarks.SWEEPS[args.sweep]
     out: Path = args.out
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        print(f"loopnet bench: error: cannot create --out {str(out)!r}: {exc.strerror}", file=sys.stderr)
+    if not _made(out):
         return 2
     dtypes = _unique(args.dtype or sweep.dtypes)
     contenders = _unique(args.contenders or sweep.contenders)

@@ -45,7 +45,8 @@ import weakref
 import numpy as np
 
 from . import training as _training
-from ._validation import as_matrix
+from ._validation import as_matrix, check_dtype, check_int
+from .training import _check_range
 
 try:  # scikit-learn is an optional extra: everything below works without it
     import sklearn  # noqa: F401
@@ -242,31 +243,27 @@ class _BaseMLP(BaseEstimator):
         self._hidden_activations(len(hidden))
         _choice(self.solver, "solver", _SOLVERS)
         _choice(self.learning_rate, "learning_rate", _LEARNING_RATES)
-        _real(self.alpha, "alpha", low=0.0)
-        _real(self.learning_rate_init, "learning_rate_init", low=0.0, low_open=True)
-        _real(self.power_t, "power_t", low=0.0)
-        _integer(self.max_iter, "max_iter", 1)
-        _integer(self.max_fun, "max_fun", 1)
+        _check_range(self.alpha, "alpha", 0.0, math.inf)
+        _check_range(self.learning_rate_init, "learning_rate_init", 0.0, math.inf, low_open=True)
+        _check_range(self.power_t, "power_t", 0.0, math.inf)
+        check_int(self.max_iter, "max_iter", minimum=1)
+        check_int(self.max_fun, "max_fun", minimum=1)
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
             if isinstance(self.batch_size, str):
                 raise ValueError(f"batch_size must be 'auto' or an integer >= 1, got {self.batch_size!r}")
-            _integer(self.batch_size, "batch_size", 1)
-        _real(self.tol, "tol", low=0.0)
-        _real(self.momentum, "momentum", low=0.0, high=1.0)
-        _real(self.beta_1, "beta_1", low=0.0, high=1.0, high_open=True)
-        _real(self.beta_2, "beta_2", low=0.0, high=1.0, high_open=True)
-        _real(self.epsilon, "epsilon", low=0.0, low_open=True)
-        _real(
-            self.validation_fraction, "validation_fraction", low=0.0, high=1.0, low_open=True, high_open=True
-        )
+            check_int(self.batch_size, "batch_size", minimum=1)
+        _check_range(self.tol, "tol", 0.0, math.inf)
+        _check_range(self.momentum, "momentum", 0.0, 1.0)
+        _check_range(self.beta_1, "beta_1", 0.0, 1.0, high_open=True)
+        _check_range(self.beta_2, "beta_2", 0.0, 1.0, high_open=True)
+        _check_range(self.epsilon, "epsilon", 0.0, math.inf, low_open=True)
+        _check_range(self.validation_fraction, "validation_fraction", 0.0, 1.0, low_open=True, high_open=True)
         if not (isinstance(self.n_iter_no_change, float) and self.n_iter_no_change == math.inf):
-            _integer(self.n_iter_no_change, "n_iter_no_change", 1)
+            check_int(self.n_iter_no_change, "n_iter_no_change", minimum=1)
         for name in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.dtype is not None:
-            from ._validation import check_dtype
-
             check_dtype(self.dtype)
         if self.backend not in ("loops", "numpy"):
             raise ValueError(f"backend must be 'loops' or 'numpy', got {self.backend!r}")
@@ -394,7 +391,7 @@ class _BaseMLP(BaseEstimator):
 
     # -- fit -------------------------------------------------------------------------------------------
 
-    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None, validation_data=None):
+    def _fit(self, X, y, sample_weight=None, incremental=False, validation_data=None):
         self._check_params()
         hidden = self._hidden_sizes()
         if self.early_stopping and incremental:
@@ -404,7 +401,7 @@ class _BaseMLP(BaseEstimator):
         dtype = self._dtype_for(X)
         X = np.ascontiguousarray(X, dtype=dtype)
         sw = _sample_weights(sample_weight, X.shape[0])
-        Y = self._encode(y, incremental, classes, first_pass)  # (N, K) float targets
+        Y = self._encode(y, incremental, first_pass)  # (N, K) float targets
         cw = self._class_weight_rows(y)
         if cw is not None:
             sw = cw if sw is None else sw * cw
@@ -763,24 +760,6 @@ def _choice(value, name, options) -> None:
         )
 
 
-def _integer(value, name, minimum) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-
-
-def _real(value, name, *, low=-math.inf, high=math.inf, low_open=False, high_open=False) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    v = float(value)
-    bad = math.isnan(v) or (v < low or (low_open and v == low)) or (v > high or (high_open and v == high))
-    if bad:
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        raise ValueError(f"{name} must be in {lo}{low:g}, {high:g}{hi}, got {value!r}")
-
-
 def _check_random_state(seed):
     """scikit-learn's check_random_state: None -> NumPy's global RandomState, an int -> a new one."""
     if seed is None or seed is np.random:
@@ -1012,7 +991,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.classes_ = classes
         self._y_type = "multiclass" if len(self.classes_) > 2 else "binary"
 
-    def _encode(self, y, incremental, classes, first_pass) -> np.ndarray:
+    def _encode(self, y, incremental, first_pass) -> np.ndarray:
         """scikit-learn's LabelBinarizer: 0/1 columns, one for two classes, one per class (or label) else."""
         _check_labels(y)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
@@ -1064,7 +1043,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             raise ValueError(
                 f"`classes={classes}` is not the same as on last call to partial_fit, was: {self.classes_}"
             )
-        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def predict(self, X) -> np.ndarray:
         """The predicted class (or label indicator row) of each row of X."""
@@ -1169,7 +1148,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _class_weight_rows(self, y):
         return None
 
-    def _encode(self, y, incremental, classes, first_pass) -> np.ndarray:
+    def _encode(self, y, incremental, first_pass) -> np.ndarray:
         Y = np.asarray(y, dtype=np.float64)
         Y = Y.reshape(len(Y), -1)
         if not np.all(np.isfinite(Y)):

@@ -81,14 +81,19 @@ class History(dict):
 # --- optimizers ---------------------------------------------------------------------------------
 
 
-def _check_range(value, name: str, low: float, high: float, *, high_open: bool = False) -> float:
+def _check_range(
+    value, name: str, low: float, high: float, *, high_open: bool = False, low_open: bool = False
+) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     value = float(value)
-    inside = low <= value < high if high_open else low <= value <= high
-    if not inside:
-        bracket = ")" if high_open else "]"
-        raise ValueError(f"{name} must be in [{low:g}, {high:g}{bracket}, got {value}")
+    above = low < value if low_open else low <= value
+    below = value < high if high_open else value <= high
+    if not (above and below):  # NaN is neither
+        raise ValueError(
+            f"{name} must be in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}, "
+            f"got {value}"
+        )
     return value
 
 
