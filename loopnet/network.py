@@ -13,8 +13,14 @@ that both are tested against. All three give the same numbers to rounding.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
+import secrets
+import struct
+import zipfile
+import zlib
 from collections.abc import Sequence
 from types import SimpleNamespace
 
@@ -59,7 +65,11 @@ BACKENDS: dict[str, SimpleNamespace] = {
 
 INITS = ("auto", "glorot", "he", "normal")
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""The model-file format :meth:`Network.save` writes (layout above :func:`_read`)."""
+
+READABLE_VERSIONS = (1, 2)
+"""The format versions :func:`load` reads: 1 is loopnet 0.1.0's."""
 
 
 class Network:
@@ -151,6 +161,8 @@ class Network:
         self._rng = np.random.default_rng(seed)
         self.params = np.empty(self.n_params, dtype=self.dtype)
         self._initialise()
+        self.metadata: dict = {}
+        """JSON values saved with the network (the CLI keeps its scaling and label names here)."""
 
     # --- structure --------------------------------------------------------------
 
@@ -402,10 +414,17 @@ class Network:
         }
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the configuration and parameters to ``path`` (a NumPy ``.npz`` file, no pickle)."""
-        meta = json.dumps({"format": "loopnet", "version": FORMAT_VERSION, **self.config()})
-        with open(path, "wb") as fh:
-            np.savez(fh, params=self.params, config=np.array(meta))
+        """Write the configuration, :attr:`metadata` and parameters to ``path`` (a ``.npz`` file, no pickle).
+
+        The file holds the parameters and a JSON header: the format version, the
+        configuration, loopnet's version, the metadata and a SHA-256 checksum of
+        the parameters (see :func:`load`). It is written atomically: to a
+        temporary file in the same folder, flushed to disk, then renamed over
+        ``path``. A crash or Ctrl-C during the save leaves the previous file
+        (or none), never a partial one.
+        """
+        header = _header(self)
+        _write_atomically(path, params=self.params, header=np.array(header))
 
     def __repr__(self) -> str:
         c = self.config()
@@ -417,47 +436,219 @@ class Network:
 
 
 def load(path: str | os.PathLike) -> Network:
-    """Read a network written by :meth:`Network.save`.
+    """Read a network written by :meth:`Network.save`, with its :attr:`~Network.metadata`.
 
-    The file is read with pickling off: a file that holds pickled Python objects (which could run code
-    when unpickled) is refused before anything is unpickled, as is a file of another format version.
+    Reads format version 2 (this loopnet's) and 1 (loopnet 0.1.0's, which had
+    no checksum or metadata). The file is read with pickling off: a file that
+    holds pickled Python objects (which could run code when unpickled) is
+    refused before anything is unpickled.
+
+    Raises
+    ------
+    ValueError
+        For an empty, truncated or corrupted file (the parameters' checksum
+        catches flipped bytes), a file of another format version, or a file
+        loopnet did not write; the message names the file and the problem.
+    OSError
+        When the file cannot be opened (``FileNotFoundError``, ``PermissionError``...).
     """
-    not_ours = f"{os.fspath(path)!r} is not a loopnet network file (write one with Network.save)"
+    header, params = _read(path)
+    net = _network_from(header, path)
+    if params.shape != net.params.shape:
+        raise ValueError(
+            f"{os.fspath(path)!r} holds {params.size} parameters; its network {list(net.sizes)} "
+            f"needs {net.n_params}: the file is corrupted"
+        )
+    net.params[...] = params
+    net.metadata = header.get("metadata", {})
+    return net
+
+
+def read_header(path: str | os.PathLike) -> dict:
+    """The validated JSON header of a model file (checksum verified), without building the network.
+
+    Keys: ``format``, ``version``, ``loopnet_version`` (None for version 1
+    files), the :meth:`Network.config` keys, ``n_params``, ``checksum`` (None
+    for version 1) and ``metadata``. Raises like :func:`load`.
+    """
+    header, params = _read(path)
+    _network_from(header, path)  # the configuration must build a network
+    return {
+        "loopnet_version": None, "checksum": None, "metadata": {}, **header, "n_params": int(params.size),
+    }  # fmt: skip
+
+
+# --- the file format ----------------------------------------------------------------------------
+#
+# An uncompressed .npz (a zip of .npy files, whose entries zip protects with a CRC-32) of two entries:
+#   params  the flat parameter vector (float64 or float32), layout in kernels.py
+#   header  a 0-d unicode array holding one JSON object:
+#           {"format": "loopnet", "version": 2, "loopnet_version": "0.1.0",
+#            "sizes": [...], "activation": [...], "output_activation": ..., "loss": ..., "backend": ...,
+#            "dtype": ..., "init": ..., "n_params": n, "checksum": "sha256:<hex>", "metadata": {...}}
+#           checksum: SHA-256 of the parameters' bytes, little-endian.
+# Version 1 (loopnet 0.1.0) named the header "config" and had no loopnet_version, n_params, checksum
+# or metadata.
+
+_CONFIG_KEYS = ("sizes", "activation", "output_activation", "loss", "backend", "dtype", "init")
+
+
+def _checksum(params: np.ndarray) -> str:
+    little = np.ascontiguousarray(params, dtype=params.dtype.newbyteorder("<"))
+    return "sha256:" + hashlib.sha256(little.tobytes()).hexdigest()
+
+
+def _header(net: Network) -> str:
+    from . import __version__
+
+    try:
+        json.dumps(net.metadata, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"network.metadata must hold only JSON values (str, finite numbers, bool, None, lists and "
+            f"dicts with str keys): {exc}"
+        ) from None
+    if not isinstance(net.metadata, dict):
+        raise TypeError(f"network.metadata must be a dict, got {type(net.metadata).__name__}")
+    return json.dumps(
+        {
+            "format": "loopnet",
+            "version": FORMAT_VERSION,
+            "loopnet_version": __version__,
+            **net.config(),
+            "n_params": net.n_params,
+            "checksum": _checksum(net.params),
+            "metadata": net.metadata,
+        },
+        allow_nan=False,
+    )
+
+
+def _write_atomically(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """``np.savez(path, **arrays)``, but through a temporary file in the same folder, synced, then renamed."""
+    path = os.fspath(path)
+    folder, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for open()
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # KeyboardInterrupt included: never leave the temporary file behind
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable (POSIX); not possible everywhere
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+_UNREADABLE = (
+    ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, struct.error, UnicodeError,
+    NotImplementedError,  # zip: "That compression method is not supported"
+    RuntimeError,  # zip: "File is encrypted"
+    MemoryError,  # a corrupted .npy header claiming an enormous shape
+)  # fmt: skip
+"""What NumPy and zipfile raise for bytes that are not a whole, valid .npz."""
+
+
+def _entries(path, where: str, not_ours: str) -> tuple[str, np.ndarray, np.ndarray]:
+    """The name of the header entry, the header and the parameters of a .npz, never unpickling."""
     try:
         data = np.load(path, allow_pickle=False)
-    except ValueError as exc:  # a pickle, or bytes NumPy cannot read as .npy or .npz
-        raise ValueError(f"{not_ours}: {exc}") from exc
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise ValueError(f"{not_ours}: it holds pickled objects, which loopnet never loads") from None
+        raise ValueError(f"{not_ours}: {exc}") from None
+    except (*_UNREADABLE, OSError) as exc:
+        raise ValueError(
+            f"{where} is not a whole loopnet model file (truncated or corrupted?): {exc}"
+        ) from None
     if not isinstance(data, np.lib.npyio.NpzFile):  # a plain .npy array
         raise ValueError(not_ours)
     with data:
-        if "config" not in data or "params" not in data:
-            raise ValueError(not_ours)
+        key = "header" if "header" in data.files else "config"
+        if key not in data.files or "params" not in data.files:
+            raise ValueError(f"{not_ours}: it has no loopnet header and parameters")
         try:
-            config, params = data["config"], data["params"]
-        except ValueError as exc:  # an object array: loading it would unpickle
-            raise ValueError(f"{not_ours}: it holds pickled objects, which loopnet never loads") from exc
-    if config.dtype.kind != "U" or config.ndim != 0 or params.dtype.kind != "f" or params.ndim != 1:
-        raise ValueError(not_ours)
+            return key, data[key], data["params"]
+        except ValueError as exc:
+            if "pickle" in str(exc):  # an object array: loading it would unpickle
+                raise ValueError(f"{not_ours}: it holds pickled objects, which loopnet never loads") from None
+            raise ValueError(f"{where} is a corrupted loopnet model file: {exc}") from None
+        except (*_UNREADABLE, OSError) as exc:  # e.g. zip's CRC-32 check: changed bytes
+            raise ValueError(f"{where} is a corrupted loopnet model file: {exc}") from None
+
+
+def _read(path: str | os.PathLike) -> tuple[dict, np.ndarray]:
+    """The header and parameters of a model file, every check passed."""
+    where = repr(os.fspath(path))
+    not_ours = f"{where} is not a loopnet model file (write one with Network.save)"
+    if not os.path.isdir(path) and os.path.exists(path) and os.path.getsize(path) == 0:
+        raise ValueError(f"{where} is empty (0 bytes), not a loopnet model file")
+    key, raw_header, params = _entries(path, where, not_ours)
+    if raw_header.dtype.kind != "U" or raw_header.ndim != 0 or params.dtype.kind != "f" or params.ndim != 1:
+        raise ValueError(f"{not_ours}: its entries have the wrong kind")
     try:
-        meta = json.loads(str(config))
+        header = json.loads(str(raw_header))
     except json.JSONDecodeError as exc:
-        raise ValueError(not_ours) from exc
-    if not isinstance(meta, dict) or meta.pop("format", None) != "loopnet" or "version" not in meta:
+        raise ValueError(f"{not_ours}: its header is not valid JSON ({exc})") from None
+    if not isinstance(header, dict) or header.get("format") != "loopnet" or "version" not in header:
         raise ValueError(not_ours)
-    version = meta.pop("version")
+    version = header["version"]
     if isinstance(version, bool) or not isinstance(version, int):
         raise ValueError(f"{not_ours}: its format version is {version!r}, not a whole number")
-    if version != FORMAT_VERSION:
+    expected_key = "config" if version == 1 else "header"
+    if version not in READABLE_VERSIONS:
         age = "newer" if version > FORMAT_VERSION else "older"
         raise ValueError(
-            f"{os.fspath(path)!r} has file format version {version}, {age} than the version this "
-            f"loopnet reads ({FORMAT_VERSION})"
+            f"{where} has file format version {version}, {age} than the versions this loopnet reads "
+            f"({', '.join(map(str, READABLE_VERSIONS))}); it was written by loopnet "
+            f"{header.get('loopnet_version', 'of another version')}"
         )
-    net = Network(**meta)
-    if params.shape != net.params.shape:
-        raise ValueError(f"file holds {params.size} parameters; the network needs {net.n_params}")
-    net.params[...] = params
-    return net
+    if key != expected_key:
+        raise ValueError(f"{not_ours}: a version {version} file keeps its header in {expected_key!r}")
+    if version >= 2:
+        _check_v2(header, params, where)
+    return header, params
+
+
+def _check_v2(header: dict, params: np.ndarray, where: str) -> None:
+    missing = [k for k in ("n_params", "checksum", "metadata", *_CONFIG_KEYS) if k not in header]
+    if missing:
+        raise ValueError(f"{where}: its header lacks {', '.join(missing)}: the file is corrupted")
+    if header["dtype"] != params.dtype.name:
+        raise ValueError(
+            f"{where}: its header says dtype {header['dtype']!r} but the parameters are "
+            f"{params.dtype.name}: the file is corrupted"
+        )
+    if header["n_params"] != params.size:
+        raise ValueError(
+            f"{where}: its header says {header['n_params']} parameters but the file holds {params.size}: "
+            "the file is corrupted"
+        )
+    if header["checksum"] != _checksum(params):
+        raise ValueError(
+            f"{where}: its parameters do not match their checksum: the file is corrupted (changed bytes)"
+        )
+    if not isinstance(header["metadata"], dict):
+        raise ValueError(f"{where}: its metadata is not a JSON object: the file is corrupted")
+
+
+def _network_from(header: dict, path) -> Network:
+    try:
+        return Network(**{k: header[k] for k in _CONFIG_KEYS if k in header})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{os.fspath(path)!r} describes no valid network ({exc}): the file is corrupted"
+        ) from None
 
 
 def _check_sizes(sizes) -> tuple[int, ...]:
