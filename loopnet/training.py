@@ -74,6 +74,27 @@ class History(dict):
         """The number of epochs run."""
         return len(self["loss"])
 
+    def plot(self, path=None, *, log: bool = False, title: str | None = None, ax=None):
+        """Draw the loss per epoch, and ``val_loss`` when there is one; the matplotlib Figure.
+
+        Parameters
+        ----------
+        path : str or path-like, optional
+            Also save the figure there (PNG, or the format its suffix names),
+            written through a temporary file so no half image is ever left.
+        log : bool
+            A logarithmic loss axis.
+        title : str, optional
+        ax : matplotlib Axes, optional
+            Draw into this Axes instead of a new Figure.
+
+        matplotlib is an optional extra: without it this raises ImportError
+        saying how to install it (``pip install 'loopnet[plot]'``).
+        """
+        from . import plots
+
+        return plots.history(self, path, log=log, title=title, ax=ax)
+
     def __repr__(self) -> str:
         return f"History(epochs={self.epochs}, stopped={self.stopped!r}, best_epoch={self.best_epoch})"
 
