@@ -90,6 +90,35 @@ def test_as_published_matches_the_rule_worked_by_hand(published_25000):
     assert result.network is None
 
 
+ARTICLE_PRINTS = (0.01031463, 0.99440207)
+"""Seed 003's printed outputs for [1,0,0] and [0,1,0], copied from the article's text (the outside oracle)."""
+
+
+def test_the_articles_printed_digits_come_from_55000_epochs_of_its_rule():
+    """The article says 25,000 epochs; its printed outputs are its rule's after 55,000 (not 25,000)."""
+    by_hand = _published_rule_by_hand(55000)
+    assert [round(v, 8) for v in by_hand] == list(ARTICLE_PRINTS)
+    assert [round(v, 8) for v in _published_rule_by_hand(25000)] != list(ARTICLE_PRINTS)
+    result = demos.perceptron_as_published(55000)
+    assert [round(float(v), 8) for v in result.predictions.ravel()] == list(ARTICLE_PRINTS)
+    np.testing.assert_allclose(result.predictions.ravel(), by_hand, rtol=1e-10)
+
+
+def test_as_published_says_which_epochs_give_the_printed_digits(capsys, published_25000):
+    assert cli.main(["demo", "perceptron", "--as-published"]) == 0
+    out = capsys.readouterr().out
+    section = out.split("AS PUBLISHED")[1].split("perceptron (seed 003), correct gradient")[0]
+    (note,) = [line for line in section.splitlines() if line.strip().startswith("note:")]
+    assert "25,000" in note and "55,000" in note
+    assert note.count("0.01031463") == 2 and note.count("0.99440207") == 2  # printed, and what 55,000 give
+    for value in published_25000:  # and what the article's 25,000 give
+        assert f"{value:.8f}" in note
+    # the corrected run says in one line why it differs from the article's numbers
+    corrected = out.split("perceptron (seed 003), correct gradient")[1]
+    (why,) = [line for line in corrected.splitlines() if line.strip().startswith("note:")]
+    assert "0.01031463" in why and "derivative" in why
+
+
 def test_corrected_perceptron_matches_the_right_gradient_by_hand():
     (result,) = demos.run("perceptron", epochs=3000, out=None)
     np.testing.assert_allclose(result.predictions.ravel(), _correct_rule_by_hand(3000), rtol=1e-10)
