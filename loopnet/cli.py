@@ -1,7 +1,7 @@
 """The ``loopnet`` command line.
 
 loopnet demo                      run every article's example
-loopnet demo NAME [--epochs N]    run one: and, three-bit, xor, perceptron
+loopnet demo NAME [--epochs N] [--plot FILE]   run one: and, three-bit, xor, perceptron
 loopnet demo perceptron --as-published [--epochs N]
 loopnet bench [--sweep tiny|quick|full] [--dtype ...] [--contenders ...] [--cases ...] [--out DIR] [--no-plot]
 loopnet bench --estimators [--dtype ...] [--out DIR]   loopnet.MLPClassifier vs scikit-learn's, per epoch
@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, benchmarks, demos
+from . import __version__, benchmarks, demos, explain, plots
 from ._validation import DTYPES as _DTYPES
 
 
@@ -46,7 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="perceptron only: also replay seed 003's published (quirky) training rule",
     )
+    demo.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="with one demo: save its error curve (loss per epoch) to FILE, e.g. err.png, as seed 001 "
+        "plots its training error (needs matplotlib: pip install 'loopnet[plot]')",
+    )
     _add_bench_parser(sub)
+    explain.add_parser(sub)
     warm = sub.add_parser(
         "warmup",
         help="compile the kernels ahead of time, into Numba's cache (e.g. in a Docker build)",
@@ -253,15 +260,36 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(
                 "--as-published goes with the perceptron demo: loopnet demo perceptron --as-published"
             )
+        if args.plot and not args.name:
+            parser.error(
+                "--plot draws one demo's error curve: name it, e.g. loopnet demo three-bit --plot err.png"
+            )
+        if args.plot:
+            try:
+                plots.require_matplotlib()
+            except ImportError as exc:
+                print(f"loopnet demo: error: {exc}", file=sys.stderr)
+                return 1
         names = [args.name] if args.name else list(demos.DEMOS)
         try:
             for name in names:
-                demos.run(name, epochs=args.epochs, backend=args.backend, as_published=args.as_published)
+                results = demos.run(
+                    name, epochs=args.epochs, backend=args.backend, as_published=args.as_published
+                )
         except BrokenPipeError:  # e.g. `loopnet demo | head`: stop quietly like other Unix tools
             sys.stderr.close()
             return 0
+        if args.plot:
+            try:
+                demos.plot(results, args.plot)
+            except (OSError, ValueError) as exc:
+                print(f"loopnet demo: error: cannot write --plot {args.plot!r}: {exc}", file=sys.stderr)
+                return 1
+            print(f"wrote the error curve to {args.plot}")
     elif args.command == "warmup":
         return _warmup(args)
+    elif args.command == "explain":
+        return explain.main(args)
     elif args.command == "bench":
         try:
             return _bench(args)

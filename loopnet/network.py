@@ -399,6 +399,17 @@ class Network:
             l2=l2, callbacks=callbacks, progress=progress,
         )  # fmt: skip
 
+    def explain(self, X, Y, **options):
+        """One training step on (X, Y), every equation with its kernel, shapes and numbers.
+
+        Returns the record ``loopnet explain`` prints (``print(record)`` shows
+        it); the network itself is not changed. Options and the record are
+        described in :func:`loopnet.explain.explain` and docs/explain.md.
+        """
+        from . import explain
+
+        return explain.explain(self, X, Y, **options)
+
     # --- persistence ------------------------------------------------------------
 
     def config(self) -> dict:
