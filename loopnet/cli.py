@@ -6,6 +6,9 @@ loopnet demo perceptron --as-published [--epochs N]
 loopnet bench [--sweep tiny|quick|full] [--dtype ...] [--contenders ...] [--cases ...] [--out DIR] [--no-plot]
 loopnet bench --estimators [--dtype ...] [--out DIR]   loopnet.MLPClassifier vs scikit-learn's, per epoch
 loopnet warmup [--dtype float64 float32]   compile ahead of time (e.g. in a Docker build)
+loopnet train DATA.csv --target COLUMN [...]   train on a CSV file, write model.npz (docs/cli.md)
+loopnet predict MODEL.npz DATA.csv [--proba] [--out FILE.csv]   one prediction per row, as CSV
+loopnet show MODEL.npz [--json]   what a model file holds
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, benchmarks, demos, explain, plots
+from . import __version__, benchmarks, commands, demos, explain, plots
 from ._validation import DTYPES as _DTYPES
 
 
@@ -54,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_bench_parser(sub)
     explain.add_parser(sub)
+    commands.add_parsers(sub)
     warm = sub.add_parser(
         "warmup",
         help="compile the kernels ahead of time, into Numba's cache (e.g. in a Docker build)",
@@ -290,6 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _warmup(args)
     elif args.command == "explain":
         return explain.main(args)
+    elif args.command in ("train", "predict", "show"):
+        return commands.main(args)
     elif args.command == "bench":
         try:
             return _bench(args)
