@@ -51,3 +51,53 @@ def test_readme_opens_with_the_two_commands():
     assert commands == ["pip install . && loopnet demo", 'pip install ".[test]" && python -m pytest']
     ci = (README.parent / ".ci" / "run").read_text()
     assert "python -m pytest" in ci and '".[test]"' in ci
+
+
+def _shell_session(heading: str) -> list[tuple[str, list[str]]]:
+    """The ``$ command`` lines of the first console block under ``heading``, each with the lines it shows."""
+    section = README.read_text().split(heading, 1)[1]
+    block = re.search(r"```\n(.*?)```", section, flags=re.S).group(1)
+    session: list[tuple[str, list[str]]] = []
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            session.append((line[2:], []))
+        else:
+            session[-1][1].append(line)
+    return session
+
+
+def test_readme_shell_session_runs_and_prints_what_it_shows(tmp_path):
+    """The train / predict session, run as written from a copy of examples/, by the installed command.
+
+    Lines that hold a time (the progress bar, "in 0.8 s") are not compared; the accuracies are held to
+    within 0.05 of the README's (other CPUs may round the last bits differently); the rest must match.
+    """
+    import shlex
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copytree(README.parent / "examples", tmp_path / "examples")
+    session = _shell_session("## From the shell: train, predict, show")
+    assert [cmd.split()[:2] for cmd, _ in session] == [["loopnet", "train"], ["loopnet", "predict"],
+                                                       ["loopnet", "predict"]]  # fmt: skip
+    for command, shown in session:
+        argv, _, pipe = command.partition(" | ")
+        done = subprocess.run([sys.executable, "-m", "loopnet", *shlex.split(argv)[1:]], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=900)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        printed = (done.stderr + done.stdout).splitlines()
+        if pipe:  # "| head -4"
+            printed = done.stdout.splitlines()[: int(pipe.split()[-1].lstrip("-"))]
+        printed = [line for line in printed if line.strip() and "%|" not in line and "compiling" not in line]
+        shown = [line for line in shown if "%|" not in line]
+        assert len(printed) == len(shown), (printed, shown)
+        for got, want in zip(printed, shown):
+            if want.startswith("accuracy"):
+                got_values = [float(v) for v in re.findall(r"\d\.\d{4}", got)]
+                want_values = [float(v) for v in re.findall(r"\d\.\d{4}", want)]
+                np.testing.assert_allclose(got_values, want_values, atol=0.05)
+            elif not want.startswith(("epochs", "loss")):
+                assert got == want
+    assert (tmp_path / "model.npz").is_file() and (tmp_path / "loss.png").is_file()
+    assert len((tmp_path / "proba.csv").read_text().splitlines()) == 21
