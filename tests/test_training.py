@@ -410,10 +410,15 @@ CTRL_C_SCRIPT = textwrap.dedent(
     X = np.random.default_rng(0).normal(size=(300, 20)); Y = np.tanh(X[:, :2])
     net = loopnet.Network([20, 64, 2], activation="tanh", output_activation="identity", loss="mse", seed=0)
     net.fit(X[:4], Y[:4], epochs=1, lr=0.01)  # compiled before the parent's Ctrl-C
-    print("READY", flush=True)
+    started = []
+
+    def say_training(net, history):  # the parent presses Ctrl-C once the chunks have begun
+        if not started:
+            started.append(print("TRAINING", flush=True))
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        history = net.fit(X, Y, epochs=10_000_000, lr=0.01, batch_size=32)
+        history = net.fit(X, Y, epochs=10_000_000, lr=0.01, batch_size=32, callbacks=[say_training])
     n = len(history["loss"])
     again = loopnet.Network([20, 64, 2], activation="tanh", output_activation="identity", loss="mse", seed=0)
     again.fit(X[:4], Y[:4], epochs=1, lr=0.01)
@@ -429,10 +434,10 @@ def test_a_real_ctrl_c_in_the_middle_of_a_chunk():
     pipe = subprocess.PIPE
     proc = subprocess.Popen([sys.executable, "-c", CTRL_C_SCRIPT], stdout=pipe, stderr=pipe, text=True)
     try:
-        assert proc.stdout.readline().strip() == "READY"
-        import time
-
-        time.sleep(1.0)
+        # Waiting for a line the first chunk prints, not a fixed sleep: allocating ten million epochs'
+        # records can take longer than a second on a loaded machine, and Ctrl-C before the chunks
+        # begin is an ordinary KeyboardInterrupt.
+        assert proc.stdout.readline().strip() == "TRAINING"
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
     finally:
