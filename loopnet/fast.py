@@ -991,7 +991,7 @@ def is_small_c(sizes, rows):
     work = 0
     for l in range(sizes.shape[0] - 1):
         work += sizes[l] * sizes[l + 1]
-    return rows * work <= SMALL_MAX_WORK
+    return rows * work <= _SMALL_MAX_WORK_COMPILED
 
 
 @fast_kernel
@@ -1079,6 +1079,11 @@ def train_epochs_fast(net, opt, run, first, count, threaded, validate):
 
 SMALL_MAX_WORK = 2048
 """Batches with at most this many multiply-adds per layer pass (rows * sum of I * J) take the tiny path."""
+
+_SMALL_MAX_WORK_COMPILED = SMALL_MAX_WORK
+"""The threshold compiled code reads. Numba freezes a global's value when it compiles a function and
+``cache=True`` keeps that on disk, so a test patching SMALL_MAX_WORK (to send Python's calls down the
+blocked kernels) while something compiled would leave the cache with its value for good."""
 
 
 @kernel

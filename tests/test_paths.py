@@ -985,3 +985,19 @@ def test_every_kernel_line_runs_in_some_row():
     listing = "\n".join(f"  {func} line {line}: {text}" for (_, line), (func, text) in sorted(missed.items()))
     assert not missed, f"lines of the kernels no row of the matrix runs:\n{listing}"
     assert all(where in {v for k, v in kernel_lines().items() if k not in ran} for where in VALUE_BRANCHES)
+
+
+def test_no_compiled_function_reads_the_threshold_the_tests_patch():
+    """Numba freezes a global's value when it compiles, and cache=True keeps it on disk: a compiled
+    function reading fast.SMALL_MAX_WORK, first compiled while a loops-blocked test had patched it to -1,
+    sent every tiny validation set down the blocked loops in every later process (found when
+    test_properties' float32 test failed on a val_loss one float32 rounding off loss())."""
+    from numba.core.registry import CPUDispatcher
+
+    readers = []
+    for module in (fast, importlib.import_module("loopnet.kernels")):
+        for name, obj in vars(module).items():
+            if isinstance(obj, CPUDispatcher) and "SMALL_MAX_WORK" in obj.py_func.__code__.co_names:
+                readers.append(f"{module.__name__}.{name}")
+    assert readers == []
+    assert fast._SMALL_MAX_WORK_COMPILED == fast.SMALL_MAX_WORK  # the same threshold when nothing patches it
