@@ -8,7 +8,7 @@ with either.
 
 import importlib
 
-from .network import Network, load
+from .network import Network, NonFiniteError, load
 from .training import SGD, Adam, AdamW, DivergenceError, EarlyStopping, History, learning_rates
 
 __version__ = "0.1.0"
@@ -23,6 +23,7 @@ __all__ = [
     "MLPClassifier",
     "MLPRegressor",
     "Network",
+    "NonFiniteError",
     "__version__",
     "learning_rates",
     "load",

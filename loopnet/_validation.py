@@ -29,11 +29,17 @@ def check_dtype(dtype) -> np.dtype:
     return dt
 
 
-def check_int(value, name: str, *, minimum: int) -> int:
+INT64_MAX = 2**63 - 1
+"""The largest count compiled code holds (its counters are 64-bit integers)."""
+
+
+def check_int(value, name: str, *, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return int(value)
 
 

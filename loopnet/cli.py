@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import __version__, benchmarks, commands, demos, explain, plots
 from ._validation import DTYPES as _DTYPES
+from ._validation import INT64_MAX
 
 
 def _positive_int(text: str) -> int:
@@ -31,6 +32,8 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    if value > INT64_MAX:  # compiled code counts in 64-bit integers
+        raise argparse.ArgumentTypeError(f"expected at most {INT64_MAX}, got {value}")
     return value
 
 
@@ -156,6 +159,25 @@ def _add_bench_parser(sub) -> None:
     )
 
 
+def _plot_path_problem(text: str) -> str | None:
+    """Why ``demo --plot`` could not write ``text`` (checked before the demo runs), or None."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    path = Path(text)
+    if path.is_dir():
+        return f"{text!r} is a directory; give a file name like err.png"
+    folder = path.parent
+    if not folder.is_dir():
+        return f"no such directory {str(folder)!r}"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write to directory {str(folder)!r}"
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = path.suffix.lstrip(".").lower() or "png"  # plots.save writes PNG without a suffix
+    if suffix not in formats:
+        return f"{text!r}: matplotlib writes no .{suffix} files; use one of {', '.join(sorted(formats))}"
+    return None
+
+
 def _unique(items: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
@@ -274,6 +296,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             except ImportError as exc:
                 print(f"loopnet demo: error: {exc}", file=sys.stderr)
                 return 1
+            problem = _plot_path_problem(args.plot)
+            if problem:  # found before the demo runs, not after
+                parser.error(f"argument --plot: {problem}")
         names = [args.name] if args.name else list(demos.DEMOS)
         try:
             for name in names:
@@ -283,6 +308,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:  # e.g. `loopnet demo | head`: stop quietly like other Unix tools
             sys.stderr.close()
             return 0
+        except (ValueError, MemoryError) as exc:  # e.g. --epochs too many to keep a history of
+            print(f"loopnet demo: error: {' '.join(str(exc).split())}", file=sys.stderr)
+            return 1
         if args.plot:
             try:
                 demos.plot(results, args.plot)
@@ -295,7 +323,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "explain":
         return explain.main(args)
     elif args.command in ("train", "predict", "show"):
-        return commands.main(args)
+        try:
+            return commands.main(args)
+        except MemoryError as exc:  # e.g. --layers too wide for this machine: one line, not a traceback
+            print(f"loopnet {args.command}: error: not enough memory: {exc}", file=sys.stderr)
+            return 1
     elif args.command == "bench":
         try:
             return _bench(args)

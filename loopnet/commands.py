@@ -11,8 +11,9 @@ deviation of the training rows (``tabular.scaling_of``), and a regression target
 stores the column names, the scaling and the class labels in the model file's metadata, so the file
 is all ``predict`` needs. Exit status: 0 done; 1 bad data (the message names the file, the column and
 the line) or a failed run; 2 bad usage; 130 Ctrl-C (``train`` first saves the model of the last
-completed epoch). Files appear under ``--out`` and ``--plot`` only when the command succeeds (or
-``train`` is interrupted): each is written to a temporary file in the same folder, then renamed.
+completed epoch); 143 SIGTERM, which does what Ctrl-C does. Files appear under ``--out`` and ``--plot``
+only when the command succeeds (or ``train`` is interrupted): each is written to a temporary file in the
+same folder, then renamed.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ import csv
 import json
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -32,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validation import DTYPES
+from ._validation import DTYPES, INT64_MAX
 from .activations import HIDDEN_ACTIVATIONS
 from .network import Network, load, read_header
 from .tabular import DataError, Target, read_csv, scaling_of, standardise, target_of
@@ -45,6 +48,8 @@ PLOT_FORMATS = (".png", ".svg", ".pdf")
 """--plot's file name suffixes: matplotlib draws each without extra packages."""
 INTERRUPTED = 130
 """The exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it."""
+TERMINATED = 143
+"""The exit status of a command stopped by SIGTERM (128 + 15), which it handles as Ctrl-C."""
 
 
 class Failed(Exception):
@@ -77,6 +82,8 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    if value > INT64_MAX:  # compiled code counts in 64-bit integers
+        raise argparse.ArgumentTypeError(f"expected at most {INT64_MAX}, got {value}")
     return value
 
 
@@ -141,7 +148,8 @@ def _add_train(sub) -> None:
             "numbers (fewer than half the rows), are classes (2: sigmoid output + bce; more: softmax + "
             "cross_entropy); other numbers are a regression (identity output + mse, the target "
             "standardised too). One line on stderr says which was chosen. Ctrl-C stops at the end of the "
-            "running epochs, saves the model of the last completed epoch and exits with status 130."
+            "running epochs, saves the model of the last completed epoch and exits with status 130; SIGTERM "
+            "(kill, a container stopping) does the same and exits with status 143."
         ),
     )
     p.add_argument("data", metavar="DATA.csv", type=_input_file, help="the training data")
@@ -250,23 +258,82 @@ def main(args: argparse.Namespace) -> int:
     """Run ``train``, ``predict`` or ``show``; the exit status. Errors are one line on stderr."""
     name = f"loopnet {args.command}"
     run = {"train": _train, "predict": _predict, "show": _show}[args.command]
+    out = getattr(args, "out", None)
+    before = _identity(out)
+    with _sigterm_as_ctrl_c() as args.sigterm:
+        try:
+            return run(args)
+        except Failed as exc:
+            _error(name, str(exc))
+            return exc.status
+        except BrokenPipeError:  # e.g. `loopnet predict ... | head`: stop quietly like other Unix tools
+            _silence_stdout()
+            return 0
+        except OSError as exc:
+            _error(name, _os_message(exc))
+            return 1
+        except ValueError as exc:  # DataError, and loopnet's own checks: written for the user
+            _error(name, str(exc))
+            return 1
+        except KeyboardInterrupt:
+            stopped, status = args.sigterm.outcome()
+            if out is not None and _identity(out) != before:  # after the rename: the new file is whole
+                _error(name, f"{stopped} after writing {str(out)!r}", prefix="")
+            else:
+                _error(name, f"{stopped}; nothing written", prefix="")
+            return status
+
+
+class _Sigterm:
+    """SIGTERM while a command runs. During ``train``'s fit (``training``) the first one ends the fit at
+    the end of the running chunk, through :meth:`ends_the_fit`, a fit callback, so the last completed
+    epoch is saved; any other time it raises KeyboardInterrupt, as Ctrl-C does."""
+
+    def __init__(self) -> None:
+        self.received = False
+        self.training = False
+
+    def handle(self, signum, frame) -> None:
+        first, self.received = not self.received, True
+        if not (first and self.training):
+            raise KeyboardInterrupt
+
+    def ends_the_fit(self, net, history) -> bool:
+        return self.received
+
+    def outcome(self) -> tuple[str, int]:
+        """What stopped the command, in words, and the exit status."""
+        if self.received:
+            return "terminated by SIGTERM", TERMINATED
+        return "interrupted by Ctrl-C", INTERRUPTED
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[_Sigterm]:
+    """SIGTERM (``kill``; a container or a service stopping) handled as Ctrl-C while the block runs.
+
+    Not where Python cannot set a handler (a thread other than the main one), nor over a handler that
+    someone else installed.
+    """
+    sigterm = _Sigterm()
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if not in_main_thread or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield sigterm
+        return
+    signal.signal(signal.SIGTERM, sigterm.handle)
     try:
-        return run(args)
-    except Failed as exc:
-        _error(name, str(exc))
-        return exc.status
-    except BrokenPipeError:  # e.g. `loopnet predict ... | head`: stop quietly like other Unix tools
-        _silence_stdout()
-        return 0
-    except OSError as exc:
-        _error(name, _os_message(exc))
-        return 1
-    except ValueError as exc:  # DataError, and loopnet's own checks: written for the user
-        _error(name, str(exc))
-        return 1
-    except KeyboardInterrupt:
-        _error(name, "interrupted by Ctrl-C; nothing written", prefix="")
-        return INTERRUPTED
+        yield sigterm
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _identity(path) -> tuple | None:
+    """What tells the file at ``path`` from one renamed over it; None if there is none."""
+    try:
+        st = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def _error(name: str, message: str, prefix: str = "error: ") -> None:
@@ -380,18 +447,26 @@ def _train(args: argparse.Namespace) -> int:
     if args.patience is not None:
         stopping = EarlyStopping(args.patience, monitor="val_loss" if validation else "loss")
     optimizer = OPTIMIZERS[args.optimizer](lr)
+    sigterm = getattr(args, "sigterm", None) or _Sigterm()
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        sigterm.training = True
         try:
             history = net.fit(
                 X, Y, epochs=args.epochs, batch_size=args.batch_size, optimizer=optimizer,
                 validation=validation, early_stopping=stopping, progress=not args.no_progress,
+                callbacks=[sigterm.ends_the_fit],
             )  # fmt: skip
         except DivergenceError as exc:
             raise Failed(f"{exc} (--lr {lr:g}); nothing written") from None
+        finally:
+            sigterm.training = False
     seconds = time.perf_counter() - start
+    if history.stopped == "callback":  # SIGTERM's
+        history.stopped = "interrupted"
     interrupted = history.stopped == "interrupted"
+    stopped_by, status = sigterm.outcome()
     for warning in caught:
         if not (interrupted and "interrupted by Ctrl-C" in str(warning.message)):
             _error("loopnet train", str(warning.message), prefix="warning: ")
@@ -420,16 +495,16 @@ def _train(args: argparse.Namespace) -> int:
     else:
         net.save(out)
 
-    for line in _summary(history, stopping, kept, metadata, seconds, out, plot):
+    for line in _summary(history, stopping, kept, metadata, seconds, out, plot, stopped_by):
         print(line, flush=True)
     if interrupted:
         print(
-            f"loopnet train: interrupted by Ctrl-C after epoch {history.epochs}; wrote {str(out)!r} with the "
+            f"loopnet train: {stopped_by} after epoch {history.epochs}; wrote {str(out)!r} with the "
             "weights of that epoch",
             file=sys.stderr,
             flush=True,
         )
-        return INTERRUPTED
+        return status
     return 0
 
 
@@ -475,13 +550,16 @@ def _scores(net: Network, target: Target, metadata: dict, train, val) -> dict:
     return report
 
 
-def _summary(history, stopping, kept: int, metadata: dict, seconds: float, out: Path, plot) -> list[str]:
+def _summary(
+    history, stopping, kept: int, metadata: dict, seconds: float, out: Path, plot,
+    stopped_by: str = "interrupted by Ctrl-C",
+) -> list[str]:  # fmt: skip
     t = metadata["training"]
     stopped = {
         "completed": "all run",
         "early_stopping": f"stopped early: {stopping and stopping.monitor} did not improve for "
         f"{stopping and stopping.patience} epochs",
-        "interrupted": "interrupted by Ctrl-C",
+        "interrupted": stopped_by,
         "callback": "stopped",
     }[history.stopped]
     lines = [f"epochs    {history.epochs} ({stopped}) in {seconds:.1f} s"]  # "epochs" heads the column
@@ -647,17 +725,18 @@ def _describe(path: str, h: dict) -> list[str]:
     kind, target, labels = meta.get("kind"), meta.get("target"), meta.get("labels")
     if kind == "classifier" and isinstance(labels, list):
         lines.append(f"task        classifier of {target!r} into {len(labels)} classes: {_quoted(labels)}")
-        del meta["kind"], meta["target"], meta["labels"]
+        for key in ("kind", "target", "labels"):
+            meta.pop(key, None)
     elif kind == "regressor" and isinstance(meta.get("target_scaling"), dict):
         s = meta.pop("target_scaling")
         lines.append(
             f"task        regressor of {target!r}, learned standardised: "
             f"(y - {_fmt(s.get('mean'))}) / {_fmt(s.get('scale'))}"
         )
-        del meta["kind"], meta["target"]
+        meta.pop("kind", None), meta.pop("target", None)
     features, scaling = meta.get("features"), meta.get("scaling")
-    if isinstance(features, list) and isinstance(scaling, dict):
-        means, scales = scaling.get("mean") or [], scaling.get("scale") or []
+    means, scales = (scaling.get("mean"), scaling.get("scale")) if isinstance(scaling, dict) else (0, 0)
+    if isinstance(features, list) and isinstance(means, list) and isinstance(scales, list):
         width = max(len(str(name)) for name in [*features, "column"])
         lines.append(f"features    {len(features)}, standardised as (x - mean) / scale:")
         lines.append(f"              {'column':<{width}}  {'mean':>12}  {'scale':>12}")
@@ -669,7 +748,8 @@ def _describe(path: str, h: dict) -> list[str]:
         rows = f"{t.get('rows')} rows"
         if t.get("validation_rows"):
             rows += f" + {t['validation_rows']} for validation"
-        layers = ",".join(map(str, t.get("layers") or []))
+        layers = t.get("layers") or []
+        layers = ",".join(map(str, layers)) if isinstance(layers, list) else str(layers)
         setup = f"{t.get('optimizer')} lr {t.get('lr')}, batch {t.get('batch_size')}, seed {t.get('seed')}"
         if t.get("patience"):
             setup += f", patience {t['patience']}"

@@ -248,7 +248,7 @@ def run(
     out: Printer = print,
 ) -> list[DemoResult]:
     """Run demo ``name`` and print its report with ``out`` (None prints nothing)."""
-    if name not in DEMOS:
+    if not isinstance(name, str) or name not in DEMOS:
         raise ValueError(f"unknown demo {name!r}; expected one of {', '.join(DEMOS)}")
     if as_published and name != "perceptron":
         raise ValueError("--as-published exists only for the perceptron demo (seed 003)")

@@ -34,6 +34,7 @@ scikit-learn is optional: with it installed these classes are its estimators
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import itertools
 import math
@@ -243,8 +244,10 @@ class _BaseMLP(BaseEstimator):
         self._hidden_activations(len(hidden))
         _choice(self.solver, "solver", _SOLVERS)
         _choice(self.learning_rate, "learning_rate", _LEARNING_RATES)
-        _check_range(self.alpha, "alpha", 0.0, math.inf)
-        _check_range(self.learning_rate_init, "learning_rate_init", 0.0, math.inf, low_open=True)
+        _check_range(self.alpha, "alpha", 0.0, math.inf, high_open=True)
+        _check_range(
+            self.learning_rate_init, "learning_rate_init", 0.0, math.inf, low_open=True, high_open=True
+        )
         _check_range(self.power_t, "power_t", 0.0, math.inf)
         check_int(self.max_iter, "max_iter", minimum=1)
         check_int(self.max_fun, "max_fun", minimum=1)
@@ -256,7 +259,7 @@ class _BaseMLP(BaseEstimator):
         _check_range(self.momentum, "momentum", 0.0, 1.0)
         _check_range(self.beta_1, "beta_1", 0.0, 1.0, high_open=True)
         _check_range(self.beta_2, "beta_2", 0.0, 1.0, high_open=True)
-        _check_range(self.epsilon, "epsilon", 0.0, math.inf, low_open=True)
+        _check_range(self.epsilon, "epsilon", 0.0, math.inf, low_open=True, high_open=True)
         _check_range(self.validation_fraction, "validation_fraction", 0.0, 1.0, low_open=True, high_open=True)
         if not (isinstance(self.n_iter_no_change, float) and self.n_iter_no_change == math.inf):
             check_int(self.n_iter_no_change, "n_iter_no_change", minimum=1)
@@ -267,9 +270,11 @@ class _BaseMLP(BaseEstimator):
             check_dtype(self.dtype)
         if self.backend not in ("loops", "numpy"):
             raise ValueError(f"backend must be 'loops' or 'numpy', got {self.backend!r}")
+        _check_random_state(self.random_state)
 
     def _check_X(self, X, reset: bool):
         """X as a dense float array (sparse is densified), with scikit-learn's checks and messages."""
+        _refuse_dates(X, "X")
         if HAVE_SKLEARN:
             X = validate_data(
                 self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=reset
@@ -279,6 +284,9 @@ class _BaseMLP(BaseEstimator):
         return _dense(X)
 
     def _check_Xy(self, X, y, reset: bool):
+        _refuse_dates(X, "X")
+        if not self._is_classifier:  # dates are labels a classifier may take, not numbers to regress
+            _refuse_dates(y, "y")
         if HAVE_SKLEARN:
             X, y = validate_data(
                 self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
@@ -344,7 +352,7 @@ class _BaseMLP(BaseEstimator):
     def _forward(self, X) -> np.ndarray:
         net = self._network(X.dtype)
         with np.errstate(all="ignore"):
-            return net.forward(X) if X.shape[0] else np.empty((0, net.sizes[-1]), net.dtype)
+            return net._forward_as_computed(X) if X.shape[0] else np.empty((0, net.sizes[-1]), net.dtype)
 
     def _scales(self) -> tuple[float, float]:
         """(f, c): scikit-learn's loss = f * loopnet's loss, its gradient = c * loopnet's (see the module)."""
@@ -407,7 +415,7 @@ class _BaseMLP(BaseEstimator):
             sw = cw if sw is None else sw * cw
         val = None
         if validation_data is not None:
-            val = self._validation_rows(validation_data, dtype)
+            val = self._validation_rows(validation_data, dtype, Y.shape[1])
         layer_units = [X.shape[1], *hidden, Y.shape[1]]
         rng = _check_random_state(self.random_state)
         self._random_state = rng
@@ -430,7 +438,7 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(_NON_FINITE)
         return self
 
-    def _validation_rows(self, validation_data, dtype):
+    def _validation_rows(self, validation_data, dtype, n_outputs: int):
         if not (isinstance(validation_data, tuple | list) and len(validation_data) in (2, 3)):
             raise TypeError(
                 "validation_data must be a pair (X_val, y_val) or a triple (X_val, y_val, sample_weight)"
@@ -439,10 +447,26 @@ class _BaseMLP(BaseEstimator):
         yv = np.asarray(validation_data[1])
         if yv.ndim == 2 and yv.shape[1] == 1:
             yv = yv.ravel()
+        if yv.ndim not in (1, 2):
+            raise ValueError(
+                f"validation_data: y_val must be a 1-D or 2-D array like y; got shape {yv.shape}"
+            )
         if len(yv) != Xv.shape[0]:
             raise ValueError(f"validation_data: X_val has {Xv.shape[0]} rows but y_val has {len(yv)}")
-        if not self._is_classifier and not np.all(np.isfinite(yv.astype(float))):
-            raise ValueError("validation_data: y_val contains NaN or infinity")
+        if self._is_classifier:
+            _check_validation_labels(yv, self.classes_, self._y_type)
+        else:
+            as_float = None
+            if yv.dtype.kind not in "mMc":  # dates and complex numbers convert, but are not targets
+                with contextlib.suppress(TypeError, ValueError):
+                    as_float = yv.astype(np.float64)
+            if as_float is None:
+                raise TypeError(f"validation_data: y_val must hold numbers; got an array of dtype {yv.dtype}")
+            if not np.all(np.isfinite(as_float)):
+                raise ValueError("validation_data: y_val contains NaN or infinity")
+            outputs = 1 if yv.ndim == 1 else yv.shape[1]
+            if outputs != n_outputs:
+                raise ValueError(f"validation_data: y_val has {outputs} outputs; y has {n_outputs}")
         swv = None if len(validation_data) == 2 else _sample_weights(validation_data[2], Xv.shape[0])
         return np.ascontiguousarray(Xv, dtype=dtype), yv, swv
 
@@ -608,7 +632,7 @@ class _BaseMLP(BaseEstimator):
 
     def _score_rows(self, net, X, y, sw) -> float:
         with np.errstate(all="ignore"):
-            out = net.forward(X)
+            out = net._forward_as_computed(X)  # NaN kept: scikit-learn scores it as NaN
         if not np.all(np.isfinite(out)):
             return float("nan")
         pred = self._decode(out)
@@ -765,10 +789,42 @@ def _check_random_state(seed):
     if seed is None or seed is np.random:
         return np.random.mtrand._rand
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        if not 0 <= seed < 2**32:
+            raise ValueError(f"random_state must be an int between 0 and 2**32 - 1, got {seed}")
         return np.random.RandomState(seed)
     if isinstance(seed, np.random.RandomState):
         return seed
-    raise ValueError(f"{seed!r} cannot be used to seed a numpy.random.RandomState instance")
+    raise ValueError(
+        f"random_state must be None, an int or a numpy.random.RandomState: {seed!r} cannot be used to seed a "
+        "numpy.random.RandomState instance"
+    )
+
+
+def _refuse_dates(data, name: str) -> None:
+    """Dates and durations are not numbers, though NumPy and scikit-learn convert them to some."""
+    dtype = getattr(data, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind in "mM":
+        raise TypeError(f"{name} must hold numbers; got an array of dtype {dtype}")
+
+
+def _check_validation_labels(yv: np.ndarray, classes: np.ndarray, y_type: str) -> None:
+    """validation_data's y_val holds the labels the classifier was fitted on, in y's form."""
+    if y_type == "multilabel-indicator":
+        if yv.ndim != 2 or yv.shape[1] != len(classes) or not np.all((yv == 0) | (yv == 1)):
+            raise ValueError(
+                f"validation_data: y_val must be a 0/1 indicator of {len(classes)} labels, like y; "
+                f"got shape {yv.shape}"
+            )
+        return
+    if yv.ndim != 1:
+        raise ValueError(f"validation_data: y_val must hold one label per row, like y; got shape {yv.shape}")
+    known = set(classes.tolist())
+    unknown = sorted({label for label in yv.tolist() if label not in known}, key=repr)
+    if unknown:
+        raise ValueError(
+            f"validation_data: y_val has labels the classifier was not fitted on: {unknown[:10]}; "
+            f"its classes_ are {classes.tolist()}"
+        )
 
 
 def _permutation(rng, n: int) -> np.ndarray:
@@ -782,7 +838,7 @@ def _sample_weights(sample_weight, n: int):
     if sample_weight is None:
         return None
     if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
-        return np.full(n, float(sample_weight))
+        sample_weight = np.full(n, float(sample_weight))  # checked below like any other: NaN, < 0, all zero
     return _training._sample_weight(sample_weight, n).copy()
 
 
@@ -965,9 +1021,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {cw!r}")
             per_class = len(y) / (len(classes) * counts)
         elif isinstance(cw, dict):
-            per_class = np.array([float(cw.get(c, 1.0)) for c in classes])
+            values = [cw.get(c, 1.0) for c in classes]
+            for value in values:
+                if not isinstance(value, numbers.Real):
+                    raise TypeError(f"class_weight values must be numbers, got {value!r} in {cw!r}")
+            per_class = np.array(values, dtype=np.float64)
             if np.any(per_class < 0) or not np.all(np.isfinite(per_class)):
-                raise ValueError("class_weight values must be finite and >= 0")
+                raise ValueError(f"class_weight values must be finite and >= 0, got {cw!r}")
         else:
             raise TypeError(f"class_weight must be None, 'balanced' or a dict, got {cw!r}")
         return per_class[inverse]

@@ -112,7 +112,8 @@ def loss_value(loss_code, z, a, Y, sw):
                 s += np.exp(z[n, k] - m)
             lse = m + np.log(s)
             for k in range(K):
-                row += Y[n, k] * (lse - z[n, k])
+                if Y[n, k] != 0:  # 0 (lse - z) is 0 even where lse - z overflows: z 1e308 below the max
+                    row += Y[n, k] * (lse - z[n, k])
         elif loss_code == POISSON:
             for k in range(K):
                 y = np.float64(Y[n, k])

@@ -57,7 +57,8 @@ def loss_value_np(loss_code, z, a, Y, sw):
         lse = np.log(np.add.reduce(terms, axis=1, keepdims=True))
         lse += m
         np.subtract(lse, x, out=terms)
-        terms *= Y  # y (lse - z)
+        # y (lse - z), and 0 where y = 0 even where lse - z overflows (z 1e308 below the row's max)
+        terms = np.multiply(terms, Y, out=np.zeros_like(terms), where=Y != 0)
     elif loss_code == POISSON:
         y = Y.astype(np.float64, copy=False)
         terms = np.subtract(a, y, dtype=np.float64)  # a - y

@@ -14,11 +14,13 @@ that both are tested against. All three give the same numbers to rounding.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import secrets
 import struct
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -31,6 +33,7 @@ from . import kernels as _loops
 from . import kernels_np as _numpy
 from . import training as _training
 from ._validation import (
+    all_finite,
     as_matrix,
     check_dtype,
     check_int,
@@ -130,7 +133,7 @@ class Network:
             hidden = [activation] * n_hidden  # validated with the codes below
             if not n_hidden:  # no hidden layer: the name is unused, but a misspelling should still be caught
                 _activation_code(activation, hidden=False)
-        elif isinstance(activation, Sequence):
+        elif isinstance(activation, Sequence) and not isinstance(activation, bytes):
             hidden = list(activation)
             if len(hidden) != n_hidden:
                 raise ValueError(
@@ -218,23 +221,32 @@ class Network:
     def set_weights(self, weights: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
         """Replace every parameter; ``weights`` has the structure of :attr:`weights`."""
         expected = f"a list of {self.n_layers} (W, b) pairs, one per layer, like net.weights"
-        if not isinstance(weights, Sequence):
+        if not isinstance(weights, Sequence) or isinstance(weights, str | bytes):
             raise TypeError(f"weights must be {expected}; got {type(weights).__name__}")
         if len(weights) != self.n_layers:
             raise ValueError(f"weights must be {expected}; got {len(weights)} items")
         new = np.empty_like(self.params)
         for l, (pair, (W, b)) in enumerate(zip(weights, self._views(new))):
-            if not isinstance(pair, Sequence) or len(pair) != 2:
-                got = f"{len(pair)} items" if isinstance(pair, Sequence) else type(pair).__name__
+            is_pair = isinstance(pair, Sequence) and not isinstance(pair, str | bytes)
+            if not is_pair or len(pair) != 2:
+                got = f"{len(pair)} items" if is_pair else type(pair).__name__
                 raise ValueError(f"weights[{l}] must be a (W, b) pair; got {got}")
             for name, src, dst in (("W", pair[0], W), ("b", pair[1], b)):
-                arr = np.asarray(src)
+                try:
+                    arr = np.asarray(src)
+                except ValueError as exc:  # ragged nested lists
+                    raise ValueError(
+                        f"layer {l} {name} must be a rectangular array of numbers: {exc}"
+                    ) from None
                 if arr.dtype.kind not in "biuf":
                     raise TypeError(f"layer {l} {name} must hold real numbers, got dtype {arr.dtype}")
                 if arr.shape != dst.shape:
                     raise ValueError(f"layer {l} {name} must have shape {dst.shape}, got {arr.shape}")
                 if not np.all(np.isfinite(arr)):
-                    raise ValueError(f"layer {l} {name} must hold only finite numbers")
+                    at = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+                    raise ValueError(
+                        f"layer {l} {name} must hold only finite numbers; {name}{list(at)} is {arr[at]}"
+                    )
                 with np.errstate(over="ignore"):
                     dst[...] = arr
                 if not np.all(np.isfinite(dst)):
@@ -251,14 +263,17 @@ class Network:
         Y = as_matrix(Y, names[1], self.sizes[-1], self.dtype, allow_1d=True)
         check_same_rows(X, Y, names)
         if self._loss_code == BCE and (Y.min() < 0 or Y.max() > 1):
-            raise ValueError(f"loss 'bce' needs targets in [0, 1]; {names[1]} has values outside")
-        if self._loss_code == CROSS_ENTROPY and Y.min() < 0:
-            raise ValueError(
-                f"loss 'cross_entropy' needs non-negative targets (one-hot rows); {names[1]} has negatives"
-            )
+            raise ValueError(f"loss 'bce' needs targets in [0, 1]; {_first(Y, (Y < 0) | (Y > 1), names[1])}")
+        if self._loss_code == CROSS_ENTROPY:
+            if Y.min() < 0:
+                raise ValueError(
+                    f"loss 'cross_entropy' needs non-negative targets (one-hot rows); "
+                    f"{_first(Y, Y < 0, names[1])}"
+                )
+            _check_probability_rows(Y, names[1])
         if self._loss_code == POISSON and Y.min() < 0:
             raise ValueError(
-                f"loss 'poisson' needs non-negative targets (counts or rates); {names[1]} has negatives"
+                f"loss 'poisson' needs non-negative targets (counts or rates); {_first(Y, Y < 0, names[1])}"
             )
         return X, Y
 
@@ -269,7 +284,8 @@ class Network:
 
     def _forward(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         zbuf, abuf, dbuf = self._work(X.shape[0])
-        self._kernels.forward_pass(self.params, self._sizes, self._acts, X, zbuf, abuf)
+        with np.errstate(all="ignore"):  # the twin overflowing: forward, loss, gradients report it, unwarned
+            self._kernels.forward_pass(self.params, self._sizes, self._acts, X, zbuf, abuf)
         return zbuf, abuf, dbuf
 
     def _output(self, buf: np.ndarray, rows: int) -> np.ndarray:
@@ -278,7 +294,20 @@ class Network:
     # --- the public API ---------------------------------------------------------
 
     def forward(self, X) -> np.ndarray:
-        """Output activations for the rows of X: shape (N, nL)."""
+        """Output activations for the rows of X: shape (N, nL).
+
+        When the arithmetic overflowed on the way (a pre-activation z of any layer, or the output, is inf
+        or NaN) it raises :class:`NonFiniteError`: even sigmoid(inf) = 1 stands on a number that is lost.
+        """
+        X = self._check_X(X)
+        zbuf, abuf, _ = self._forward(X)
+        out = self._output(abuf, X.shape[0]).copy()
+        if not (all_finite(zbuf) and all_finite(out)):
+            raise _not_finite(self, "forward: the output", X, "the output layer")
+        return out
+
+    def _forward_as_computed(self, X) -> np.ndarray:
+        """forward's output, inf or NaN left in (the estimators return it, as scikit-learn does)."""
         X = self._check_X(X)
         _, abuf, _ = self._forward(X)
         return self._output(abuf, X.shape[0]).copy()
@@ -292,25 +321,37 @@ class Network:
 
         With ``sample_weight`` (N non-negative numbers), a mean loss becomes
         ``sum_n w_n l_n / sum_n w_n`` and sse ``sum_n w_n l_n``: integer weights
-        equal repeated rows.
+        equal repeated rows. When the arithmetic overflowed on the way (as for :meth:`forward`, or in
+        the loss's sums) it raises :class:`NonFiniteError`.
         """
         X, Y = self._check_XY(X, Y)
         sw = _training._sample_weight(sample_weight, X.shape[0])
         zbuf, abuf, _ = self._forward(X)
         N = X.shape[0]
-        return float(
-            self._kernels.loss_value(self._loss_code, self._output(zbuf, N), self._output(abuf, N), Y, sw)
-        )
+        with np.errstate(all="ignore"):  # the twin overflowing: reported below, not warned about
+            value = float(
+                self._kernels.loss_value(self._loss_code, self._output(zbuf, N), self._output(abuf, N), Y, sw)
+            )
+        if not (np.isfinite(value) and all_finite(zbuf)):
+            raise _not_finite(self, f"loss: the loss ({value})", X, "the loss's float64 sum")
+        return value
 
     def gradients(self, X, Y, sample_weight=None) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The gradient of :meth:`loss` on (X, Y): ``[(dW, db), ...]`` shaped like :attr:`weights`."""
+        """The gradient of :meth:`loss` on (X, Y): ``[(dW, db), ...]`` shaped like :attr:`weights`.
+
+        When the arithmetic overflowed on the way (as for :meth:`forward`, or in the backward pass)
+        it raises :class:`NonFiniteError`.
+        """
         X, Y = self._check_XY(X, Y)
         sw = _training._sample_weight(sample_weight, X.shape[0])
         zbuf, abuf, dbuf = self._forward(X)
         grads = np.empty_like(self.params)
-        self._kernels.backward_pass(
-            self.params, grads, self._sizes, self._acts, self._loss_code, X, Y, sw, zbuf, abuf, dbuf
-        )
+        with np.errstate(all="ignore"):  # the twin overflowing: reported below, not warned about
+            self._kernels.backward_pass(
+                self.params, grads, self._sizes, self._acts, self._loss_code, X, Y, sw, zbuf, abuf, dbuf
+            )
+        if not (all_finite(grads) and all_finite(zbuf)):
+            raise _not_finite(self, "gradients: the gradient", X, "the backward pass")
         return [(dW.copy(), db.copy()) for dW, db in self._views(grads)]
 
     def fit(
@@ -434,6 +475,14 @@ class Network:
         ``path``. A crash or Ctrl-C during the save leaves the previous file
         (or none), never a partial one.
         """
+        path = _check_path(path)
+        if os.path.isdir(path):
+            raise IsADirectoryError(
+                errno.EISDIR, "is a directory; Network.save needs a file name", os.fspath(path)
+            )
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(errno.ENOENT, "no such directory to save the model in", folder)
         header = _header(self)
         _write_atomically(path, params=self.params, header=np.array(header))
 
@@ -444,6 +493,39 @@ class Network:
             f"output_activation={c['output_activation']!r}, "
             f"loss={c['loss']!r}, backend={c['backend']!r}, dtype={c['dtype']!r})"
         )
+
+
+class NonFiniteError(ValueError, OverflowError):
+    """``forward``, ``loss`` or ``gradients`` met a number its dtype cannot hold (inf, or NaN from inf - inf).
+
+    The inputs are checked to be finite, so are the weights ``set_weights`` takes: the arithmetic
+    overflowed. Raised instead of returning inf or NaN, or a number computed from one (sigmoid(inf) = 1
+    is 1 only if the inf had the right sign, which an overflowed sum does not promise), the message
+    naming the first layer's z (pre-activation) or a (activation) that is not finite. A ``ValueError``,
+    like every bad-input error, and an ``OverflowError``.
+    """
+
+
+def _not_finite(net: Network, what: str, X, after: str) -> NonFiniteError:
+    """The error for a result that is not finite, naming where it began: the first layer whose z or a
+    is not (the forward pass run again), else ``after`` (the loss's sum, the backward pass)."""
+    if not np.isfinite(net.params).all():
+        cause = "the parameters hold inf or NaN (written into net.params directly?)"
+    else:
+        cause = f"the arithmetic overflowed in {after}"
+        zbuf, abuf, _ = net._forward(X)
+        for l in range(net.n_layers):
+            z, a = (_loops.work_view(buf, net._sizes, l, X.shape[0]) for buf in (zbuf, abuf))
+            name, v = ("z", z) if not np.isfinite(z).all() else ("a", a)
+            if not np.isfinite(v).all():
+                n, j = (int(i) for i in np.argwhere(~np.isfinite(v))[0])
+                cause = (f"the arithmetic overflowed {net.dtype.name} in layer {l + 1}'s {name} "
+                         f"({net.activations[l]}; row {n}, unit {j} is {v[n, j]})")  # fmt: skip
+                break
+    return NonFiniteError(
+        f"{what} is not finite: {cause}. |X| is up to {float(np.abs(X).max()):.3g}, the parameters up "
+        f"to {float(np.abs(net.params).max()):.3g}: scale the inputs (standardise them) or the weights down."
+    )
 
 
 def load(path: str | os.PathLike) -> Network:
@@ -540,13 +622,15 @@ def _write_atomically(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     path = os.fspath(path)
     folder, name = os.path.split(os.path.abspath(path))
     tmp = os.path.join(folder, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for open()
-    try:
+    try:  # os.open inside: a Ctrl-C arriving during it is raised as it returns, before `fd` is bound
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for open()
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except FileExistsError:  # O_EXCL met a file of that name: not ours to remove
+        raise
     except BaseException:  # KeyboardInterrupt included: never leave the temporary file behind
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -564,19 +648,30 @@ _UNREADABLE = (
     NotImplementedError,  # zip: "That compression method is not supported"
     RuntimeError,  # zip: "File is encrypted"
     MemoryError,  # a corrupted .npy header claiming an enormous shape
+    OverflowError,  # ... or a dimension beyond 64 bits
+    TypeError,  # ... or a shape of booleans with a structured dtype ("an integer is required")
+    SyntaxError, tokenize.TokenError,  # ... or a header text NumPy's fallback parser cannot tokenize
 )  # fmt: skip
 """What NumPy and zipfile raise for bytes that are not a whole, valid .npz."""
 
 
+@np.errstate(all="ignore")  # a forged .npy shape overflows NumPy's count of elements: one error, no warning
 def _entries(path, where: str, not_ours: str) -> tuple[str, np.ndarray, np.ndarray]:
     """The name of the header entry, the header and the parameters of a .npz, never unpickling."""
+    with open(path, "rb") as fh:  # ours to close: np.load leaves the file it opens open when the zip is bad
+        return _npz_entries(fh, path, where, not_ours)
+
+
+def _npz_entries(fh, path, where: str, not_ours: str) -> tuple[str, np.ndarray, np.ndarray]:
+    """:func:`_entries` of the open file ``fh`` (``path``'s)."""
     try:
-        data = np.load(path, allow_pickle=False)
-    except (FileNotFoundError, PermissionError, IsADirectoryError):
-        raise
+        data = np.load(fh, allow_pickle=False)
     except ValueError as exc:
-        if "pickle" in str(exc):
-            raise ValueError(f"{not_ours}: it holds pickled objects, which loopnet never loads") from None
+        if "pickle" in str(exc):  # NumPy takes any file that is neither a .npz nor a .npy for a pickle
+            head = _first_bytes(path)
+            if head.startswith((b"\x80", b"\x93NUMPY")):  # a pickle (protocol >= 2), or a .npy of objects
+                raise ValueError(f"{not_ours}: it holds pickled objects, which loopnet never loads") from None
+            raise ValueError(f"{not_ours}: it is not a NumPy .npz file (it starts with {head!r})") from None
         raise ValueError(f"{not_ours}: {exc}") from None
     except (*_UNREADABLE, OSError) as exc:
         raise ValueError(
@@ -589,17 +684,27 @@ def _entries(path, where: str, not_ours: str) -> tuple[str, np.ndarray, np.ndarr
         if key not in data.files or "params" not in data.files:
             raise ValueError(f"{not_ours}: it has no loopnet header and parameters")
         try:
-            return key, data[key], data["params"]
+            header, params = data[key], data["params"]
+            for name in (key, "params"):  # zip checks CRC-32 at an entry's end, where NumPy may not read to
+                member = name if name in data.zip.namelist() else f"{name}.npy"
+                with data.zip.open(member) as entry:
+                    while entry.read(1 << 20):
+                        pass
         except ValueError as exc:
             if "pickle" in str(exc):  # an object array: loading it would unpickle
                 raise ValueError(f"{not_ours}: it holds pickled objects, which loopnet never loads") from None
             raise ValueError(f"{where} is a corrupted loopnet model file: {exc}") from None
         except (*_UNREADABLE, OSError) as exc:  # e.g. zip's CRC-32 check: changed bytes
             raise ValueError(f"{where} is a corrupted loopnet model file: {exc}") from None
+    # NumPy hands back an entry without .npy's magic number as its raw bytes
+    if not (isinstance(header, np.ndarray) and isinstance(params, np.ndarray)):
+        raise ValueError(f"{not_ours}: its entries have the wrong kind")
+    return key, header, params
 
 
 def _read(path: str | os.PathLike) -> tuple[dict, np.ndarray]:
     """The header and parameters of a model file, every check passed."""
+    path = _check_path(path)
     where = repr(os.fspath(path))
     not_ours = f"{where} is not a loopnet model file (write one with Network.save)"
     if not os.path.isdir(path) and os.path.exists(path) and os.path.getsize(path) == 0:
@@ -607,10 +712,16 @@ def _read(path: str | os.PathLike) -> tuple[dict, np.ndarray]:
     key, raw_header, params = _entries(path, where, not_ours)
     if raw_header.dtype.kind != "U" or raw_header.ndim != 0 or params.dtype.kind != "f" or params.ndim != 1:
         raise ValueError(f"{not_ours}: its entries have the wrong kind")
+
+    def no_constant(name: str):  # NaN and Infinity: Python's extensions to JSON, which save never writes
+        raise ValueError(f"{name} is not a JSON number")
+
     try:
-        header = json.loads(str(raw_header))
+        header = json.loads(str(raw_header), parse_constant=no_constant)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{not_ours}: its header is not valid JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # a number of over 4300 digits; nesting Python cannot recurse
+        raise ValueError(f"{not_ours}: its header cannot be read as JSON ({exc})") from None
     if not isinstance(header, dict) or header.get("format") != "loopnet" or "version" not in header:
         raise ValueError(not_ours)
     version = header["version"]
@@ -628,6 +739,21 @@ def _read(path: str | os.PathLike) -> tuple[dict, np.ndarray]:
         raise ValueError(f"{not_ours}: a version {version} file keeps its header in {expected_key!r}")
     if version >= 2:
         _check_v2(header, params, where)
+    elif header.get("dtype") != params.dtype.name:  # no checksum in version 1: a changed .npy dtype loads
+        raise ValueError(
+            f"{where}: its header says dtype {header.get('dtype')!r} but the parameters are "
+            f"{params.dtype.name}: the file is corrupted"
+        )
+    elif not isinstance(header.get("metadata", {}), dict):  # none in version 1; one added by hand
+        raise ValueError(f"{where}: its metadata is not a JSON object: the file is corrupted")
+    sizes = header.get("sizes")
+    if isinstance(sizes, list) and all(type(s) is int for s in sizes):  # checked before that network is built
+        needed = sum(sizes[l] * sizes[l + 1] + sizes[l + 1] for l in range(len(sizes) - 1))
+        if needed != params.size:
+            raise ValueError(
+                f"{where} holds {params.size} parameters; its network {sizes} needs {needed}: "
+                "the file is corrupted"
+            )
     return header, params
 
 
@@ -675,3 +801,43 @@ def _check_sizes(sizes) -> tuple[int, ...]:
     if len(out) < 2:
         raise ValueError(f"sizes needs at least an input and an output size, like [3, 1]; got {out}")
     return tuple(out)
+
+
+def _check_path(path) -> str | bytes | os.PathLike:
+    if not isinstance(path, str | bytes | os.PathLike):
+        raise TypeError(
+            f"path must be a file name (a str or os.PathLike), got {type(path).__name__} {path!r}"
+        )
+    return path
+
+
+def _first_bytes(path, n: int = 8) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(n)
+    except OSError:
+        return b""
+
+
+def _first(Y: np.ndarray, bad: np.ndarray, name: str) -> str:
+    """Where the first True of ``bad`` sits in ``Y`` and what it holds: ``"Y[2, 1] is -0.5"``."""
+    n, k = np.argwhere(bad)[0]
+    return f"{name}[{n}, {k}] is {Y[n, k]}"
+
+
+def _check_probability_rows(Y: np.ndarray, name: str) -> None:
+    """cross_entropy's targets: rows of non-negative numbers (checked by the caller) that sum to 1.
+
+    A row computed in float32 (a teacher's softmax, say) sums to 1 only within about K float32
+    roundings, so the tolerance grows with the number of classes K; a row of zeros, two ones or
+    unnormalised scores is far outside it.
+    """
+    sums = Y.sum(axis=1, dtype=np.float64)
+    tol = max(1e-6, Y.shape[1] * float(np.finfo(np.float32).eps))
+    bad = np.abs(sums - 1.0) > tol
+    if bad.any():
+        n = int(np.argmax(bad))
+        raise ValueError(
+            f"loss 'cross_entropy' needs probability rows in {name} (one-hot, or non-negative numbers "
+            f"summing to 1); {name}[{n}] sums to {float(sums[n])!r}"
+        )

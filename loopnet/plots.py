@@ -46,6 +46,11 @@ def curves(
     arrays = {name: np.asarray(values, dtype=float).ravel() for name, values in lines.items()}
     if not arrays or all(a.size == 0 for a in arrays.values()):
         raise ValueError("nothing to plot: no epochs were run")
+    if ax is not None:
+        from matplotlib.axes import Axes
+
+        if not isinstance(ax, Axes):
+            raise TypeError(f"ax must be a matplotlib Axes (or None for a new Figure), got {ax!r}")
     if ax is None:
         from matplotlib.figure import Figure
 
@@ -76,19 +81,23 @@ def save(fig, path: str | os.PathLike) -> None:
     path = os.fspath(path)
     fmt = os.path.splitext(path)[1].lstrip(".").lower() or "png"
     folder, name = os.path.split(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot save the plot to {path}: the folder {folder} does not exist")
     tmp = os.path.join(folder, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         fig.savefig(tmp, format=fmt)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.errno is not None:  # name the user's path, not ours
+            raise type(err)(err.errno, f"cannot save the plot: {err.strerror}", path) from None
         raise
 
 
 def history(history, path=None, *, log: bool = False, title: str | None = None, ax=None):
     """``History.plot``: the loss curve, and the validation curve when there is one."""
-    lines = {"loss": history["loss"]}
+    lines = {"loss": history.get("loss", ())}  # a History no fit has filled: "nothing to plot"
     if "val_loss" in history:
         lines["val_loss"] = history["val_loss"]
     fig = curves(lines, title=title, log=log, ax=ax)

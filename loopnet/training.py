@@ -24,7 +24,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from . import kernels as _k
-from ._validation import check_int, check_positive_float
+from ._validation import INT64_MAX, check_int, check_positive_float
 
 CHUNK_SECONDS = 0.1
 """A chunk of epochs runs in one compiled call and returns to Python about this often."""
@@ -293,7 +293,7 @@ def learning_rates(
     if not isinstance(schedule, str) or schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; expected one of {', '.join(SCHEDULES)} or an array")
     lr = check_positive_float(lr, "lr")
-    epochs = check_int(epochs, "epochs", minimum=0)
+    epochs = check_int(epochs, "epochs", minimum=0, maximum=INT64_MAX)
     e = np.arange(epochs, dtype=np.float64)
     if schedule == "constant":
         return np.full(epochs, lr)
@@ -323,7 +323,7 @@ class EarlyStopping:
     def __init__(
         self, patience: int = 10, min_delta: float = 0.0, restore_best: bool = True, monitor: str = "val_loss"
     ) -> None:
-        self.patience = check_int(patience, "patience", minimum=1)
+        self.patience = check_int(patience, "patience", minimum=1, maximum=INT64_MAX)
         self.min_delta = _check_range(min_delta, "min_delta", 0.0, math.inf, high_open=True)
         if not isinstance(restore_best, bool | np.bool_):
             raise TypeError(f"restore_best must be True or False, got {restore_best!r}")
@@ -347,16 +347,21 @@ def _sample_weight(sample_weight, n: int, name: str = "sample_weight") -> np.nda
         return np.ones(n)
     if isinstance(sample_weight, str | bytes):
         raise TypeError(f"{name} must be an array of numbers, got a string")
-    w = np.asarray(sample_weight)
+    try:
+        w = np.asarray(sample_weight)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{name} must be a 1-D array of {n} numbers: {exc}") from None
     if w.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {w.dtype}")
     if w.ndim != 1 or w.shape[0] != n:
         raise ValueError(f"{name} must have shape ({n},), one weight per row; got shape {w.shape}")
     w = w.astype(np.float64)  # a copy: the caller's array is never touched
     if not np.all(np.isfinite(w)):
-        raise ValueError(f"{name} must hold only finite numbers")
+        i = int(np.argmax(~np.isfinite(w)))
+        raise ValueError(f"{name} must hold only finite numbers; {name}[{i}] is {w[i]}")
     if np.any(w < 0):
-        raise ValueError(f"{name} must be >= 0; {name}[{int(np.argmax(w < 0))}] is negative")
+        i = int(np.argmax(w < 0))
+        raise ValueError(f"{name} must be >= 0; {name}[{i}] is negative ({w[i]})")
     if not np.any(w > 0):
         raise ValueError(f"{name} is zero everywhere: at least one row needs a positive weight")
     return w
@@ -443,6 +448,8 @@ def fit(
     callbacks, progress or Ctrl-C until the end): the benchmarks' baseline.
     """
     callbacks = _callbacks(callbacks)
+    if not isinstance(progress, bool | np.bool_):
+        raise TypeError(f"progress must be True or False, got {progress!r}")
     chunk_seconds = (
         check_positive_float(chunk_seconds, "chunk_seconds") if chunk_seconds != math.inf else math.inf
     )
@@ -482,7 +489,8 @@ def fit(
                 raise DivergenceError(
                     f"training diverged in epoch {done + 1} of this fit: the loss or a parameter became "
                     f"infinite or NaN (learning rate {lrs[done]:g}). The network is back at its parameters "
-                    f"after epoch {done}. Try a smaller learning rate.",
+                    f"after epoch {done}. Try a smaller learning rate, or inputs and targets on a smaller "
+                    "scale.",
                     done,
                     history,
                 )
@@ -520,7 +528,7 @@ def _setup(net, X, Y, epochs, lr, batch_size, optimizer, schedule, shuffle, samp
     """
     X, Y = net._check_XY(X, Y)
     N = X.shape[0]
-    epochs = check_int(epochs, "epochs", minimum=0)
+    epochs = check_int(epochs, "epochs", minimum=0, maximum=INT64_MAX)
     if optimizer is None:
         optimizer = SGD(lr=0.5 if lr is None else lr)
     elif not isinstance(optimizer, Optimizer):

@@ -90,9 +90,8 @@ def case(out, loss, seed=0):
     if loss == "cross_entropy":  # soft rows: probabilities, not one-hot (and one one-hot row)
         Y = rng.dirichlet(np.ones(K), N)
         Y[0] = [0.0, 1.0, 0.0]
-        # and one row of non-negative weights that sum to 2, which the loss accepts today: its delta
-        # is a * sum(y) - y, not a - y
-        Y[1] *= 2.0
+        # (a row summing to 2 is refused by the Network: cross_entropy takes probability rows only;
+        # tests/test_bad_input.py holds that refusal)
     elif loss == "bce":
         Y = rng.random((N, K))
     elif loss == "poisson":  # counts, zeros among them

@@ -216,8 +216,8 @@ def test_poisson_loss_is_half_sklearns_mean_poisson_deviance(backend):
 
 @pytest.mark.parametrize("backend", ["loops", "loops-blocked", "numpy", "plain"])
 def test_an_exp_output_that_overflows_stops_training(backend, monkeypatch):
-    """exp is a plain exp: z above 709.78 makes it inf, silently (no NumPy warning), and the divergence
-    check stops the fit back at the last finite parameters."""
+    """exp is a plain exp: z above 709.78 makes it inf, silently (no NumPy warning); forward raises rather
+    than return it, and the divergence check stops the fit back at the last finite parameters."""
     import warnings
 
     if backend == "loops-blocked":
@@ -230,7 +230,8 @@ def test_an_exp_output_that_overflows_stops_training(backend, monkeypatch):
     W, b = net.weights[1]
     net.set_weights([net.weights[0], (W, b + 800.0)])  # z > 709.78 on every row: a = inf
     before = net.params.copy()
-    assert np.all(np.isinf(net.forward(X)))
+    with pytest.raises(OverflowError, match=r"layer 2's a \(exp; row 0, unit 0 is inf\)"):
+        net.forward(X)  # the kernels' inf, reported by the public function rather than returned
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(loopnet.DivergenceError, match="diverged in epoch 1 "):

@@ -118,6 +118,10 @@ def test_demo_plot_errors(tmp_path, capsys):
         cli.main(["demo", "--plot", str(tmp_path / "all.png")])
     assert exc.value.code == 2 and "name it" in capsys.readouterr().err
     missing = tmp_path / "no" / "such" / "err.png"
-    assert cli.main(["demo", "and", "--epochs", "5", "--plot", str(missing)]) == 1
-    err = capsys.readouterr().err
-    assert "cannot write --plot" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as exc:  # found before the demo runs, a usage error
+        cli.main(["demo", "and", "--epochs", "5", "--plot", str(missing)])
+    out, err = capsys.readouterr()
+    assert exc.value.code == 2 and out == ""
+    last = err.strip().splitlines()[-1]
+    assert last == f"loopnet: error: argument --plot: no such directory {str(missing.parent)!r}"
+    assert not (tmp_path / "no").exists()
