@@ -1052,11 +1052,13 @@ def train_epochs_fast(net, opt, run, first, count, threaded, validate):
                               threaded)  # fmt: skip
             batch_loss = loss_value(net.loss_code, work_view_c(run.zbuf, sizes, L - 1, m),
                                     work_view_c(run.abuf, sizes, L - 1, m), Ym, wm)  # fmt: skip
-            total += batch_loss if net.loss_code == SSE else batch_loss * (batch_weight / total_weight)
+            # a full batch's share is 1 exactly: under FASTMATH_FLAGS, batch_weight (gathered in another
+            # order) over total_weight can miss 1 by a bit, and history["loss"] is loss(X, Y) at full batch
+            share = 1.0 if net.loss_code == SSE or m == N else batch_weight / total_weight
+            total += batch_loss * share
             backward_pass_fast(net.params, run.paramsT, net.grads, sizes, net.acts, net.loss_code, XmT, Ym,
                                wm, run.zbuf, run.abuf, run.aTbuf, run.dbuf, run.dTbuf, threaded)  # fmt: skip
-            penalty = _plain.batch_penalty(net, run, start // B, batch_loss, batch_weight)
-            total += penalty if net.loss_code == SSE else penalty * (batch_weight / total_weight)
+            total += _plain.batch_penalty(net, run, start // B, batch_loss, batch_weight) * share
             update_all(opt, net.params, run.paramsT, net.grads, sizes, run.lrs[e], threaded)
         run.losses[e] = total
         if validate is not None and run.Xv.shape[0] > 0:
