@@ -391,13 +391,17 @@ CATALOG: tuple[Mutant, ...] = (
     _m("net-load-allow-pickle", "network.py",
        "    data = np.load(path, allow_pickle=False)\n",
        "    data = np.load(path, allow_pickle=True)\n",
-       "load unpickles object arrays: a crafted file runs code"),
+       "load unpickles object arrays: a crafted file runs code",
+       variants=(("        data = np.load(fh, allow_pickle=False)\n",  # load reads an open file since 88f4862
+                  "        data = np.load(fh, allow_pickle=True)\n"),)),
     _m("net-load-version-off-by-one", "network.py",
        "    if version > FORMAT_VERSION:\n",
        "    if version > FORMAT_VERSION + 1:\n",
        "load accepts files one format version newer than it reads",
        variants=(("    if version != FORMAT_VERSION:\n",  # load refuses older versions too since e8f2aad
-                  "    if version != FORMAT_VERSION and version != FORMAT_VERSION + 1:\n"),)),
+                  "    if version != FORMAT_VERSION and version != FORMAT_VERSION + 1:\n"),
+                 ("    if version not in READABLE_VERSIONS:\n",  # format 2 reads 1 and 2 since 723513e
+                  "    if version not in (*READABLE_VERSIONS, FORMAT_VERSION + 1):\n"))),
     _m("net-auto-init-forgets-leaky", "network.py",
        'scheme = "he" if self._acts[l] in (RELU, LEAKY_RELU) else "glorot"',
        'scheme = "he" if self._acts[l] == RELU else "glorot"',
@@ -473,7 +477,8 @@ CATALOG: tuple[Mutant, ...] = (
        "total += batch_loss if net.loss_code == SSE else batch_loss * (batch_weight / total_weight)",
        "total += batch_loss if net.loss_code == SSE else batch_loss * (m / N)",
        "train_epochs_fast adds each batch's mean loss by its share of rows, m/N, not of the weight: "
-       "the epoch's loss ignores the sample weights"),
+       "the epoch's loss ignores the sample weights",
+       variants=(("or m == N else batch_weight / total_weight\n", "or m == N else m / N\n"),)),
     _m("tiny-zero-weight-batch-nan", "fast.py",
        "        elif S == 0.0:\n"
        "            c = 0.0\n"
@@ -577,7 +582,8 @@ CATALOG: tuple[Mutant, ...] = (
     _m("fast-l2-share-as-sse", "fast.py",
        "            total += penalty if net.loss_code == SSE else penalty * (batch_weight / total_weight)\n",
        "            total += penalty\n",
-       "the blocked path adds each batch's whole penalty to a mean loss's epoch total"),
+       "the blocked path adds each batch's whole penalty to a mean loss's epoch total",
+       variants=(("batch_loss, batch_weight) * share\n", "batch_loss, batch_weight)\n"),)),
     _m("adam-eps-hat-ignored", "kernels.py",
        "        return opt.eps / np.sqrt(1.0 - opt.beta2**t)\n",
        "        return opt.eps\n",
@@ -662,9 +668,13 @@ CATALOG: tuple[Mutant, ...] = (
        "    pass\n",
        "SIGTERM kills loopnet train outright: no model of the last epoch, exit -15"),
     _m("fast-full-batch-share-by-ratio", "fast.py",
-       "            share = 1.0 if net.loss_code == SSE or m == N else batch_weight / total_weight\n",
-       "            share = 1.0 if net.loss_code == SSE else batch_weight / total_weight\n",
-       "the blocked trainer's full-batch history is loss(X, Y) only to the last bit (fastmath on the ratio)"),
+       "            share = 1.0 if net.loss_code == SSE or m == N else batch_weight / total_weight\n"
+       "            total += batch_loss * share\n",
+       "            share = 1.0 if net.loss_code == SSE else batch_weight / total_weight\n"
+       "            total += batch_loss if net.loss_code == SSE else "
+       "batch_loss * (batch_weight / total_weight)\n",
+       "the blocked trainer's full-batch loss as batch_loss * (batch_weight / total_weight), as before "
+       "a31a282: under fastmath, loss(X, Y) only to the last bit"),
     _m("fast-threshold-read-when-compiled", "fast.py",
        "    return rows * work <= _SMALL_MAX_WORK_COMPILED\n",
        "    return rows * work <= SMALL_MAX_WORK\n",
