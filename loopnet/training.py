@@ -290,24 +290,38 @@ def learning_rates(
 
     Pass the array to ``fit(schedule=...)`` to use other settings than the defaults.
     """
+    return _rates(schedule, lr, epochs, n_samples=n_samples, power_t=power_t, step_size=step_size,
+                  gamma=gamma)(0, epochs)  # fmt: skip
+
+
+def _rates(schedule: str, lr: float, epochs: int, *, n_samples: int = 1, power_t: float = 0.5,
+           step_size: int | None = None, gamma: float = 0.1) -> Callable[[int, int], np.ndarray]:  # fmt: skip
+    """:func:`learning_rates`'s arguments checked; a function giving the rates of epochs first..stop-1.
+
+    ``fit`` asks for the rates as its history grows: a fit of 10**9 epochs that stops early never holds
+    10**9 learning rates.
+    """
     if not isinstance(schedule, str) or schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; expected one of {', '.join(SCHEDULES)} or an array")
     lr = check_positive_float(lr, "lr")
     epochs = check_int(epochs, "epochs", minimum=0, maximum=INT64_MAX)
-    e = np.arange(epochs, dtype=np.float64)
     if schedule == "constant":
-        return np.full(epochs, lr)
+        return lambda first, stop: np.full(stop - first, lr)
     if schedule == "invscaling":
         n_samples = check_int(n_samples, "n_samples", minimum=1)
         power_t = _check_range(power_t, "power_t", 0.0, math.inf, high_open=True)
-        return lr / (e * n_samples + 1.0) ** power_t
+        return lambda first, stop: lr / (_epochs(first, stop) * n_samples + 1.0) ** power_t
     if schedule == "step":
         step = max(1, epochs // 3) if step_size is None else check_int(step_size, "step_size", minimum=1)
         gamma = _check_range(gamma, "gamma", 0.0, 1.0)
         if gamma == 0.0:
             raise ValueError("gamma must be > 0: a learning rate of 0 does not train")
-        return lr * gamma ** (e // step)
-    return lr * (1.0 + np.cos(np.pi * e / max(epochs, 1))) / 2.0
+        return lambda first, stop: lr * gamma ** (_epochs(first, stop) // step)
+    return lambda first, stop: lr * (1.0 + np.cos(np.pi * _epochs(first, stop) / max(epochs, 1))) / 2.0
+
+
+def _epochs(first: int, stop: int) -> np.ndarray:
+    return np.arange(first, stop, dtype=np.float64)
 
 
 class EarlyStopping:
@@ -367,11 +381,12 @@ def _sample_weight(sample_weight, n: int, name: str = "sample_weight") -> np.nda
     return w
 
 
-def _schedule(schedule, lr: float, epochs: int, n_samples: int) -> np.ndarray:
+def _schedule(schedule, lr: float, epochs: int, n_samples: int) -> Callable[[int, int], np.ndarray]:
+    """fit's ``schedule`` checked: a function giving the learning rates of epochs first..stop-1."""
     if schedule is None:
-        return np.full(epochs, lr)
+        return lambda first, stop: np.full(stop - first, lr)
     if isinstance(schedule, str):
-        return learning_rates(schedule, lr, epochs, n_samples=n_samples)
+        return _rates(schedule, lr, epochs, n_samples=n_samples)
     lrs = np.asarray(schedule)
     if lrs.dtype.kind not in "biuf":
         raise TypeError(f"schedule must be a name ({', '.join(SCHEDULES)}) or an array of learning rates")
@@ -382,7 +397,7 @@ def _schedule(schedule, lr: float, epochs: int, n_samples: int) -> np.ndarray:
     lrs = lrs.astype(np.float64)
     if not np.all(np.isfinite(lrs)) or np.any(lrs <= 0):
         raise ValueError("every learning rate in the schedule must be a finite number > 0")
-    return lrs
+    return lambda first, stop: lrs[first:stop]
 
 
 def _callbacks(callbacks) -> list[Callable]:
@@ -453,11 +468,11 @@ def fit(
     chunk_seconds = (
         check_positive_float(chunk_seconds, "chunk_seconds") if chunk_seconds != math.inf else math.inf
     )
-    state, opt, run = _setup(net, X, Y, epochs, lr, batch_size, optimizer, schedule, shuffle, sample_weight,
-                             validation, early_stopping, l2)  # fmt: skip
-    lrs = run.lrs
-    epochs = lrs.shape[0]  # checked by _setup
-    seconds = np.zeros(epochs)  # measured here: compiled code has no clock
+    state, opt, run, rates = _prepare(net, X, Y, epochs, lr, batch_size, optimizer, schedule, shuffle,
+                                      sample_weight, validation, early_stopping, l2,
+                                      history_size=HISTORY_SIZE)  # fmt: skip
+    epochs = int(epochs)  # checked by _prepare
+    seconds = np.zeros(run.lrs.shape[0])  # measured here: compiled code has no clock
     history = History()
     _record(history, run, seconds, 0, validation is not None, early_stopping)
     if net.backend != "numpy":
@@ -469,6 +484,8 @@ def fit(
     with _ctrl_c_ends_the_chunk() as pressed, _progress_bar(epochs, progress) as bar:
         while done < epochs:
             count = epochs - done if chunk_seconds == math.inf else min(count, epochs - done)
+            if done + count > run.lrs.shape[0]:
+                run, seconds = _grown(run, seconds, done, done + count, epochs, rates)
             start = time.perf_counter()
             with np.errstate(all="ignore"):  # the twin diverging: reported below, not warned about
                 ran, status = net._kernels.train_epochs(state, opt, run, done, count)
@@ -488,9 +505,9 @@ def fit(
                 history.stopped = "diverged"
                 raise DivergenceError(
                     f"training diverged in epoch {done + 1} of this fit: the loss or a parameter became "
-                    f"infinite or NaN (learning rate {lrs[done]:g}). The network is back at its parameters "
-                    f"after epoch {done}. Try a smaller learning rate, or inputs and targets on a smaller "
-                    "scale.",
+                    f"infinite or NaN (learning rate {run.lrs[done]:g}). The network is back at its "
+                    f"parameters after epoch {done}. Try a smaller learning rate, or inputs and targets on a "
+                    "smaller scale.",
                     done,
                     history,
                 )
@@ -522,10 +539,19 @@ def fit(
 
 def _setup(net, X, Y, epochs, lr, batch_size, optimizer, schedule, shuffle, sample_weight, validation,
            early_stopping, l2=0.0, record_batches=False) -> tuple[_k.Net, _k.Optim, _k.Run]:  # fmt: skip
-    """Check fit's data and training arguments; the three tuples the compiled epoch loop takes.
+    """Check fit's data and training arguments; the three tuples the compiled epoch loop takes, with the
+    per-epoch arrays (learning rates, losses) for all ``epochs``.
 
     Every check runs here, before anything is allocated or compiled code runs.
     """
+    return _prepare(net, X, Y, epochs, lr, batch_size, optimizer, schedule, shuffle, sample_weight,
+                    validation, early_stopping, l2, record_batches)[:3]  # fmt: skip
+
+
+def _prepare(net, X, Y, epochs, lr, batch_size, optimizer, schedule, shuffle, sample_weight, validation,
+             early_stopping, l2=0.0, record_batches=False, history_size=None):  # fmt: skip
+    """:func:`_setup`'s tuples with per-epoch arrays for the first ``history_size`` epochs only (None: all),
+    and the schedule's function giving the learning rates of later epochs (see :func:`_grown`)."""
     X, Y = net._check_XY(X, Y)
     N = X.shape[0]
     epochs = check_int(epochs, "epochs", minimum=0, maximum=INT64_MAX)
@@ -540,7 +566,7 @@ def _setup(net, X, Y, epochs, lr, batch_size, optimizer, schedule, shuffle, samp
     B = N if batch_size is None else min(check_int(batch_size, "batch_size", minimum=1), N)
     if not isinstance(shuffle, bool | np.bool_):
         raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
-    lrs = _schedule(schedule, optimizer.lr, epochs, N)
+    rates = _schedule(schedule, optimizer.lr, epochs, N)
     sw = _sample_weight(sample_weight, N)
     if validation is None:
         Xv = np.empty((0, X.shape[1]), dtype=net.dtype)
@@ -565,10 +591,33 @@ def _setup(net, X, Y, epochs, lr, batch_size, optimizer, schedule, shuffle, samp
     l2 = _check_range(l2, "l2", 0.0, math.inf, high_open=True)
     opt = optimizer._tuple(net)  # may refuse: before anything is allocated or run
     rng_state = np.array([net._rng.integers(1, 2**31 - 1)], dtype=np.int64)
+    lrs = np.array(rates(0, epochs if history_size is None else min(epochs, history_size)), dtype=np.float64)
     run = _run(net, X, Y, sw, Xv, Yv, swv, lrs, B, bool(shuffle), rng_state, early_stopping, opt)
     batches = -(-N // B) if record_batches else 0
     run = run._replace(l2=l2, batch_losses=np.zeros((batches, 2)))
-    return _k.Net(net.params, np.zeros_like(net.params), net._sizes, net._acts, net._loss_code), opt, run
+    state = _k.Net(net.params, np.zeros_like(net.params), net._sizes, net._acts, net._loss_code)
+    return state, opt, run, rates
+
+
+HISTORY_SIZE = 1024
+"""Epochs of per-epoch arrays (losses, learning rates, times) a fit allocates first. Each time the next
+chunk would run past them they double (up to the epochs asked for), so a fit asked for 10**9 epochs that
+stops early, by early stopping, a callback or Ctrl-C, holds memory for the epochs it ran."""
+
+
+def _grown(run: _k.Run, seconds: np.ndarray, done: int, need: int, epochs: int, rates):
+    """``run`` and ``seconds`` with per-epoch arrays for at least ``need`` epochs (at most ``epochs``):
+    the first ``done`` entries kept, the learning rates of the new epochs from the schedule's ``rates``."""
+    size = min(epochs, max(need, 2 * run.lrs.shape[0]))
+
+    def longer(a: np.ndarray, fill: float) -> np.ndarray:
+        b = np.full(size, fill)
+        b[:done] = a[:done]
+        return b
+
+    lrs = np.concatenate((run.lrs, rates(run.lrs.shape[0], size))).astype(np.float64, copy=False)
+    run = run._replace(lrs=lrs, losses=longer(run.losses, np.nan), val_losses=longer(run.val_losses, np.nan))
+    return run, longer(seconds, 0.0)
 
 
 class _NoBar:

@@ -307,6 +307,51 @@ def test_chunks_do_not_change_the_numbers(backend):
     assert runs[0][2:] == runs[1][2:]
 
 
+@pytest.mark.parametrize("schedule", [None, "cosine", "step", "invscaling", "array"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_history_grown_chunk_by_chunk_changes_no_number(backend, schedule, monkeypatch):
+    """The per-epoch arrays start at HISTORY_SIZE epochs and double as the chunks need: with room for 3
+    epochs and a chunk of about one epoch, a 40-epoch fit grows them four times (3, 6, 12, 24, 40), and
+    gives the numbers of one compiled call that had all 40 from the start."""
+    X, Y = data(rows=25)
+    Xv, Yv = data(rows=5, seed=4)
+    rates = np.linspace(0.05, 0.01, 40) if schedule == "array" else schedule
+    runs = []
+    for history_size, chunk_seconds in ((training.HISTORY_SIZE, math.inf), (3, 1e-9)):
+        monkeypatch.setattr(training, "HISTORY_SIZE", history_size)
+        net = network(backend)
+        history = training.fit(net, X, Y, 40, None, 4, optimizer=loopnet.SGD(0.05, momentum=0.9),
+                               schedule=rates, validation=(Xv, Yv), chunk_seconds=chunk_seconds)  # fmt: skip
+        runs.append((net.params.copy(), dict(history)))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    for key in ("loss", "val_loss", "lr"):
+        assert runs[1][1][key].shape == (40,)
+        np.testing.assert_array_equal(runs[0][1][key], runs[1][1][key])
+    if schedule is None:
+        expected = np.full(40, 0.05)
+    elif schedule == "array":
+        expected = rates
+    else:
+        expected = loopnet.learning_rates(schedule, 0.05, 40, n_samples=25)
+    np.testing.assert_array_equal(runs[1][1]["lr"], expected)
+
+
+def test_epochs_asked_for_cost_nothing_until_they_run():
+    """A fit asked for 10**12 epochs (8 TB of losses, if allocated) and stopped by a callback: memory for
+    the epochs run. Before the history grew by chunks, this raised MemoryError before training."""
+    X, Y = data()
+
+    def enough(net, history):
+        return len(history["loss"]) >= 5
+
+    net = network("loops")
+    history = net.fit(X, Y, epochs=10**12, optimizer=loopnet.Adam(0.01), schedule="cosine", callbacks=enough)
+    assert history.stopped == "callback" and 5 <= len(history["loss"]) <= training.HISTORY_SIZE
+    assert history["loss"].base is None or history["loss"].base.nbytes <= 8 * training.HISTORY_SIZE
+    e = np.arange(len(history["lr"]))
+    np.testing.assert_allclose(history["lr"], 0.01 * (1 + np.cos(np.pi * e / 10**12)) / 2, rtol=1e-15)
+
+
 def test_callbacks_see_the_network_and_history_and_can_stop():
     X, Y = data()
     seen = []
