@@ -22,19 +22,7 @@ from pathlib import Path
 
 from . import __version__, benchmarks, commands, demos, explain, plots
 from ._validation import DTYPES as _DTYPES
-from ._validation import INT64_MAX
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    if value > INT64_MAX:  # compiled code counts in 64-bit integers
-        raise argparse.ArgumentTypeError(f"expected at most {INT64_MAX}, got {value}")
-    return value
+from .commands import _output_problem, _positive_int
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,16 +151,11 @@ def _plot_path_problem(text: str) -> str | None:
     """Why ``demo --plot`` could not write ``text`` (checked before the demo runs), or None."""
     from matplotlib.backend_bases import FigureCanvasBase
 
-    path = Path(text)
-    if path.is_dir():
-        return f"{text!r} is a directory; give a file name like err.png"
-    folder = path.parent
-    if not folder.is_dir():
-        return f"no such directory {str(folder)!r}"
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return f"cannot write to directory {str(folder)!r}"
+    problem = _output_problem(text, "a file name like err.png")
+    if problem:
+        return problem
     formats = FigureCanvasBase.get_supported_filetypes()
-    suffix = path.suffix.lstrip(".").lower() or "png"  # plots.save writes PNG without a suffix
+    suffix = Path(text).suffix.lstrip(".").lower() or "png"  # plots.save writes PNG without a suffix
     if suffix not in formats:
         return f"{text!r}: matplotlib writes no .{suffix} files; use one of {', '.join(sorted(formats))}"
     return None

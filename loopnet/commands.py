@@ -354,16 +354,26 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
+def _output_problem(path: str, expected: str = "a file name") -> str | None:
+    """Why a file could not be written at ``path`` (a folder there, none to hold it, no permission), or
+    None; ``expected`` says what to give instead of a folder."""
+    out = Path(path)
+    if out.is_dir():
+        return f"{path!r} is a directory; give {expected}"
+    folder = out.parent
+    if not folder.is_dir():
+        return f"no such directory {str(folder)!r}"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write to directory {str(folder)!r}"
+    return None
+
+
 def _check_output(parser: argparse.ArgumentParser, flag: str, path: str, inputs: list[str]) -> Path:
     """``path`` as a Path, after a usage error if it cannot be written or would replace an input."""
     out = Path(path)
-    if out.is_dir():
-        parser.error(f"argument {flag}: {path!r} is a directory; give a file name")
-    folder = out.parent
-    if not folder.is_dir():
-        parser.error(f"argument {flag}: no such directory {str(folder)!r}")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        parser.error(f"argument {flag}: cannot write to directory {str(folder)!r}")
+    problem = _output_problem(path)
+    if problem:
+        parser.error(f"argument {flag}: {problem}")
     for given in inputs:
         if out.exists() and os.path.samefile(out, given):
             parser.error(f"argument {flag}: {path!r} is the input file {given!r}; it would be overwritten")
