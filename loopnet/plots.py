@@ -46,17 +46,16 @@ def curves(
     arrays = {name: np.asarray(values, dtype=float).ravel() for name, values in lines.items()}
     if not arrays or all(a.size == 0 for a in arrays.values()):
         raise ValueError("nothing to plot: no epochs were run")
-    if ax is not None:
-        from matplotlib.axes import Axes
-
-        if not isinstance(ax, Axes):
-            raise TypeError(f"ax must be a matplotlib Axes (or None for a new Figure), got {ax!r}")
     if ax is None:
         from matplotlib.figure import Figure
 
         fig = Figure(figsize=(8, 5), layout="constrained")
         ax = fig.add_subplot()
     else:
+        from matplotlib.axes import Axes
+
+        if not isinstance(ax, Axes):
+            raise TypeError(f"ax must be a matplotlib Axes (or None for a new Figure), got {ax!r}")
         fig = ax.figure
     for name, values in arrays.items():
         ax.plot(np.arange(1, values.size + 1), values, label=name)

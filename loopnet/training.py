@@ -383,10 +383,8 @@ def _sample_weight(sample_weight, n: int, name: str = "sample_weight") -> np.nda
 
 def _schedule(schedule, lr: float, epochs: int, n_samples: int) -> Callable[[int, int], np.ndarray]:
     """fit's ``schedule`` checked: a function giving the learning rates of epochs first..stop-1."""
-    if schedule is None:
-        return lambda first, stop: np.full(stop - first, lr)
-    if isinstance(schedule, str):
-        return _rates(schedule, lr, epochs, n_samples=n_samples)
+    if schedule is None or isinstance(schedule, str):
+        return _rates("constant" if schedule is None else schedule, lr, epochs, n_samples=n_samples)
     lrs = np.asarray(schedule)
     if lrs.dtype.kind not in "biuf":
         raise TypeError(f"schedule must be a name ({', '.join(SCHEDULES)}) or an array of learning rates")
